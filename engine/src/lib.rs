@@ -1,0 +1,1 @@
+//! anglegrad-engine (see ../shared/DESIGN.md §2).

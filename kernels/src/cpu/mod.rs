@@ -1,0 +1,12 @@
+//! CPU kernels. One file per family; each starts with a shape legend.
+//!
+//! Every public function here is the entry point the engine and ops call. Where a fast version
+//! exists (SIMD, threads) the entry point dispatches to it and the plain scalar version stays
+//! beside it as the reference (`*_ref`), used by the tests as the oracle.
+
+pub mod broadcast;
+pub mod elementwise;
+pub mod gemm;
+pub mod movement;
+pub mod reduce;
+pub mod softmax;

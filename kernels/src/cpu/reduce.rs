@@ -1,0 +1,147 @@
+//! Reductions along one axis, and summing a broadcast shape back down.
+//!
+//! Shape legend: a reduction along axis `a` of a row-major tensor views it as
+//! `[outer, len, inner]` (outer = product of the dims before `a`, len = dims[a], inner =
+//! product of the dims after it); the result has `[outer, inner]` elements.
+
+use super::broadcast::{broadcast_strides, BroadcastWalk};
+use crate::Float;
+
+/// out[o, i] = Σ_l x[o, l, i].
+pub fn sum_axis<T: Float>(x: &[T], outer: usize, len: usize, inner: usize, out: &mut [T]) {
+    assert_eq!(x.len(), outer * len * inner);
+    assert_eq!(out.len(), outer * inner);
+    for o in 0..outer {
+        let dst = &mut out[o * inner..(o + 1) * inner];
+        dst.fill(T::ZERO);
+        for l in 0..len {
+            let src = &x[(o * len + l) * inner..(o * len + l + 1) * inner];
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d += s;
+            }
+        }
+    }
+}
+
+/// values[o, i] = max_l x[o, l, i], argmax[o, i] = the *first* l reaching it (ties go to the
+/// lowest index; a NaN anywhere in the row makes the value NaN and its index the NaN's).
+pub fn max_axis<T: Float>(
+    x: &[T],
+    outer: usize,
+    len: usize,
+    inner: usize,
+    values: &mut [T],
+    argmax: &mut [usize],
+) {
+    assert!(len > 0, "max over an empty axis");
+    for o in 0..outer {
+        for i in 0..inner {
+            let mut best = x[o * len * inner + i];
+            let mut best_l = 0;
+            for l in 1..len {
+                let v = x[(o * len + l) * inner + i];
+                if best.is_nan() {
+                    break;
+                }
+                if v > best || v.is_nan() {
+                    best = v;
+                    best_l = l;
+                }
+            }
+            values[o * inner + i] = best;
+            argmax[o * inner + i] = best_l;
+        }
+    }
+}
+
+/// dx[o, argmax[o, i], i] = g[o, i], zero elsewhere (the gradient of max along an axis).
+pub fn scatter_to_argmax<T: Float>(
+    g: &[T],
+    argmax: &[usize],
+    outer: usize,
+    len: usize,
+    inner: usize,
+    dx: &mut [T],
+) {
+    dx.fill(T::ZERO);
+    for o in 0..outer {
+        for i in 0..inner {
+            dx[(o * len + argmax[o * inner + i]) * inner + i] = g[o * inner + i];
+        }
+    }
+}
+
+/// out[o, i] = log Σ_l exp(x[o, l, i]), computed as M + log Σ exp(x - M) with M the maximum, so
+/// no exp overflows. A row of all -inf gives -inf.
+pub fn logsumexp_axis<T: Float>(x: &[T], outer: usize, len: usize, inner: usize, out: &mut [T]) {
+    for o in 0..outer {
+        for i in 0..inner {
+            let at = |l: usize| x[(o * len + l) * inner + i];
+            let m = (0..len).map(at).fold(T::NEG_INFINITY, |a, b| a.max_nan(b));
+            out[o * inner + i] = if m == T::NEG_INFINITY || m == T::INFINITY {
+                m
+            } else {
+                m + (0..len).map(|l| (at(l) - m).exp()).sum::<T>().ln()
+            };
+        }
+    }
+}
+
+/// Sums `src` (dims `src_dims`) down to `dst_dims`, which must broadcast to `src_dims`: every
+/// axis where dst has size 1 (or that dst lacks) is summed. This is the *un-broadcast* of a
+/// gradient, and also a multi-axis `sum` with keepdim.
+pub fn sum_to_shape<T: Float>(src: &[T], src_dims: &[usize], dst_dims: &[usize], out: &mut [T]) {
+    if src_dims == dst_dims {
+        out.copy_from_slice(src);
+        return;
+    }
+    out.fill(T::ZERO);
+    let trailing_rank = dst_dims.len();
+    let leading = src_dims.len() - trailing_rank;
+    // Fast path: only leading axes are summed (the bias-gradient case [B, C] -> [C]).
+    if src_dims[leading..] == *dst_dims {
+        for chunk in src.chunks_exact(out.len().max(1)) {
+            for (o, &s) in out.iter_mut().zip(chunk) {
+                *o += s;
+            }
+        }
+        return;
+    }
+    let st = broadcast_strides(dst_dims, src_dims);
+    for (&s, [d, _, _]) in src
+        .iter()
+        .zip(BroadcastWalk::new(src_dims, [&st, &[], &[]]))
+    {
+        out[d] += s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_ties_go_to_first() {
+        let x = [1.0f64, 3.0, 3.0, 2.0];
+        let (mut v, mut a) = ([0.0; 1], [9; 1]);
+        max_axis(&x, 1, 4, 1, &mut v, &mut a);
+        assert_eq!((v[0], a[0]), (3.0, 1));
+    }
+
+    #[test]
+    fn logsumexp_does_not_overflow() {
+        let x = [1000.0f64, 1000.0];
+        let mut out = [0.0];
+        logsumexp_axis(&x, 1, 2, 1, &mut out);
+        assert!((out[0] - (1000.0 + 2f64.ln())).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sum_to_shape_middle_axis() {
+        // [2,3,2] -> [2,1,2]
+        let src: Vec<f64> = (0..12).map(|v| v as f64).collect();
+        let mut out = [0.0; 4];
+        sum_to_shape(&src, &[2, 3, 2], &[2, 1, 2], &mut out);
+        assert_eq!(out, [6.0, 9.0, 24.0, 27.0]);
+    }
+}

@@ -1,0 +1,1 @@
+//! anglegrad-losses (see ../shared/DESIGN.md §2).

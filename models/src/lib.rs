@@ -1,0 +1,1 @@
+//! anglegrad-models (see ../shared/DESIGN.md §2).

@@ -1,0 +1,1 @@
+//! anglegrad-ops (see ../shared/DESIGN.md §2).

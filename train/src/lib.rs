@@ -1,0 +1,1 @@
+//! anglegrad-train (see ../shared/DESIGN.md §2).
