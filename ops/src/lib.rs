@@ -17,6 +17,7 @@
 //! | [`cross_entropy`] | fused softmax cross-entropy |
 //! | [`cast`] | to_dtype |
 //! | [`composite`] | mean, l2_normalize, cosine_similarity, softmax, log_softmax (no rules) |
+//! | [`metric`] | pairwise distances, angular margins, top-k, masked arg-selections, segment means, soft histograms |
 //!
 //! [`gradcheck`] is the central-difference gradient checker every op and loss is tested with.
 
@@ -30,6 +31,7 @@ pub mod index;
 pub mod layout;
 pub mod matmul;
 mod methods;
+pub mod metric;
 pub mod reduce;
 pub mod slice;
 pub mod unary;
@@ -92,6 +94,9 @@ pub const RECORDED_OPS: &[&str] = &[
     "matmul",
     "cross_entropy",
     "to_dtype",
+    "pairwise_sq_dist",
+    "safe_sqrt",
+    "target_margin",
 ];
 
 /// Composite ops (no rule of their own); the gradient-check table has a row for each too.
@@ -103,4 +108,17 @@ pub const COMPOSITE_OPS: &[&str] = &[
     "cosine_similarity",
     "softmax",
     "log_softmax",
+    "pairwise_dist",
+    "pairwise_sq_dist_expanded",
+    "topk",
+    "segment_sum",
+    "segment_mean",
+    "soft_histogram",
 ];
+
+pub use metric::distance::{pairwise_dist, pairwise_sq_dist, pairwise_sq_dist_expanded, safe_sqrt};
+pub use metric::histogram::{soft_histogram, soft_histogram_normalized};
+pub use metric::margin::{target_margin, Fallback, GradientMode, MarginFn};
+pub use metric::segment::{segment_mean, segment_sum};
+pub use metric::select::{masked_argmax, masked_argmin};
+pub use metric::topk::topk;

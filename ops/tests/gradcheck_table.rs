@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 
 use anglegrad_engine::{DType, Result, Rng, Tensor};
 use anglegrad_ops::gradcheck::{check_gradients_wrt, GradCheck};
-use anglegrad_ops::{self as ops, TensorOps, COMPOSITE_OPS, RECORDED_OPS};
+use anglegrad_ops::{
+    self as ops, Fallback, GradientMode, MarginFn, TensorOps, COMPOSITE_OPS, RECORDED_OPS,
+};
 
 type OpFn = Box<dyn Fn(&[Tensor]) -> Result<Tensor>>;
 
@@ -70,6 +72,34 @@ fn row(
         f: Box::new(f),
         cfg: GradCheck::default(),
     }
+}
+
+/// Cosines spread over (−1, 1), each at least 0.02 away from every kink of every margin (the
+/// ArcFace threshold cos(π − m), easy margin's 0, ψ's thresholds cos(jπ/m), and ±1).
+fn margin_row(name: &'static str, margin: MarginFn, g: &mut Inputs) -> Row {
+    let kinks: Vec<f64> = [
+        0.0,
+        -1.0,
+        1.0,
+        (std::f64::consts::PI - 0.5).cos(),
+        0.5,
+        -0.5,
+    ]
+    .into_iter()
+    .chain((1..4).map(|j| (j as f64 * std::f64::consts::PI / 4.0).cos()))
+    .chain((1..4).map(|j| -(j as f64 * std::f64::consts::PI / 4.0).cos()))
+    .collect();
+    let mut c = Vec::new();
+    while c.len() < 12 {
+        let v = g.rng.uniform_in(-0.99, 0.99);
+        if kinks.iter().all(|k| (v - k).abs() > 0.02) {
+            c.push(v);
+        }
+    }
+    let input = Tensor::from_vec(c, [12]).unwrap();
+    row(name, vec![input], move |x| {
+        ops::target_margin(&x[0], margin, GradientMode::Exact)
+    })
 }
 
 fn table() -> Vec<Row> {
@@ -251,6 +281,110 @@ fn table() -> Vec<Row> {
         row("log_softmax", vec![g.normal(&[3, 5])], |x| {
             x[0].log_softmax(1)
         }),
+        // ----- metric ops -----
+        row(
+            "pairwise_sq_dist",
+            vec![g.normal(&[4, 3]), g.normal(&[5, 3])],
+            |x| ops::pairwise_sq_dist(&x[0], &x[1]),
+        ),
+        row(
+            "pairwise_dist",
+            vec![g.normal(&[4, 3]), g.normal(&[5, 3])],
+            |x| ops::pairwise_dist(&x[0], &x[1]),
+        ),
+        row("safe_sqrt", vec![g.uniform(&[3, 4], 0.5, 2.0)], |x| {
+            ops::safe_sqrt(&x[0])
+        }),
+        row(
+            "pairwise_sq_dist_expanded",
+            vec![g.normal(&[4, 3]), g.normal(&[5, 3])],
+            |x| ops::pairwise_sq_dist_expanded(&x[0], &x[1]),
+        ),
+        row("topk", vec![g.distinct(&[3, 6])], |x| {
+            Ok(ops::topk(&x[0], 2, 1, true)?.0)
+        }),
+        row("segment_sum", vec![g.normal(&[5, 3])], |x| {
+            ops::segment_sum(&x[0], &[2, 0, 2, 1, 2], 4)
+        }),
+        row("segment_mean", vec![g.normal(&[5, 3])], |x| {
+            ops::segment_mean(&x[0], &[2, 0, 2, 1, 2], 4)
+        }),
+        row("soft_histogram", vec![g.uniform(&[6], 0.0, 1.0)], |x| {
+            let centres: Vec<f64> = (0..20).map(|r| r as f64 / 20.0).collect();
+            ops::soft_histogram_normalized(&x[0], &centres, 0.1)
+        }),
+        margin_row(
+            "target_margin cosface",
+            MarginFn::Additive { m: 0.35 },
+            &mut g,
+        ),
+        margin_row(
+            "target_margin arcface threshold",
+            MarginFn::Angular {
+                m: 0.5,
+                fallback: Fallback::Threshold,
+            },
+            &mut g,
+        ),
+        margin_row(
+            "target_margin arcface easy margin",
+            MarginFn::Angular {
+                m: 0.5,
+                fallback: Fallback::EasyMargin,
+            },
+            &mut g,
+        ),
+        margin_row(
+            "target_margin arcface none",
+            MarginFn::Angular {
+                m: 0.5,
+                fallback: Fallback::None,
+            },
+            &mut g,
+        ),
+        margin_row(
+            "target_margin arcface acos",
+            MarginFn::AngularAcos { m: 0.5 },
+            &mut g,
+        ),
+        margin_row(
+            "target_margin combined",
+            MarginFn::Combined {
+                m1: 1.0,
+                m2: 0.3,
+                m3: 0.2,
+            },
+            &mut g,
+        ),
+        margin_row(
+            "target_margin combined m1 0.9",
+            MarginFn::Combined {
+                m1: 0.9,
+                m2: 0.4,
+                m3: 0.15,
+            },
+            &mut g,
+        ),
+        margin_row(
+            "target_margin psi m=1",
+            MarginFn::Multiplicative { m: 1 },
+            &mut g,
+        ),
+        margin_row(
+            "target_margin psi m=2",
+            MarginFn::Multiplicative { m: 2 },
+            &mut g,
+        ),
+        margin_row(
+            "target_margin psi m=3",
+            MarginFn::Multiplicative { m: 3 },
+            &mut g,
+        ),
+        margin_row(
+            "target_margin psi m=4",
+            MarginFn::Multiplicative { m: 4 },
+            &mut g,
+        ),
         // ----- graphs that break naive engines -----
         row(
             "graph: tensor used three times",
