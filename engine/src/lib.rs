@@ -27,6 +27,7 @@ mod tape;
 mod tensor;
 
 pub use device::Device;
+pub use anglegrad_kernels::Float;
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
 pub use grads::Grads;

@@ -50,6 +50,9 @@ pub struct GradReport {
     pub budget_used: f64,
     /// Largest relative error |a − n| / max(|a|, |n|, 1e-300).
     pub worst_rel_err: f64,
+    /// Largest |analytic gradient| element: a row whose gradient is all zeros checks nothing,
+    /// and tables use this to reject such rows.
+    pub max_abs_grad: f64,
     /// The ops the tape recorded while computing f (for coverage).
     pub ops: Vec<&'static str>,
 }
@@ -118,6 +121,7 @@ where
         elements: 0,
         budget_used: 0.0,
         worst_rel_err: 0.0,
+        max_abs_grad: 0.0,
         ops,
     };
     for (i, input) in plain.iter().enumerate() {
@@ -139,6 +143,7 @@ where
             };
             let numeric = (at(cfg.step)? - at(-cfg.step)?) / (2.0 * cfg.step);
             let a = analytic[j];
+            report.max_abs_grad = report.max_abs_grad.max(a.abs());
             let err = (a - numeric).abs();
             let scale = a.abs().max(numeric.abs());
             let used = err / (cfg.atol + cfg.rtol * scale);
