@@ -426,7 +426,8 @@ def loss_arcface(t, p):
     cy = c.gather(1, y[:, None]).squeeze(1)
     phi = arcface_phi(cy, p["m"], p["fallback"])
     if p["gradient"] == "detached":
-        phi = cy + (phi - cy).detach()  # same forward value, d phi / d c = 1
+        # value phi + (c - c) = phi exactly (bit-identical to exact mode), d phi / d c = 1
+        phi = phi.detach() + (cy - cy.detach())
     elif p["gradient"] != "exact":
         raise ValueError("unknown gradient %r" % p["gradient"])
     z = replace_target(s * c, s * phi, y)
@@ -1075,13 +1076,13 @@ def gen_range(seed, labels, D=5, noise=1.0, spread=3.0):
     return {"embeddings": x, "labels": y}
 
 
-def gen_ddl(seed, labels, D=6, noise=0.35, student_noise=0.3):
+def gen_ddl(seed, labels, D=6, noise=0.35, student_noise=0.3, shift_scale=1.2):
     g = _gen(seed)
     y = torch.tensor(labels)
     C = int(y.max()) + 1
     centres = torch.randn(C, D, generator=g, dtype=DT)
     # positive offset so that most cosines are positive (negatives' row maxima > 0)
-    shift = 1.2 * torch.randn(1, D, generator=g, dtype=DT)
+    shift = shift_scale * torch.randn(1, D, generator=g, dtype=DT)
     base = centres[y] + noise * torch.randn(len(labels), D, generator=g, dtype=DT) + shift
     teacher = base * _uniform(g, (len(labels), 1), 0.5, 2.0)
     student = (base + student_noise * torch.randn(len(labels), D, generator=g, dtype=DT)) * _uniform(
@@ -1105,14 +1106,15 @@ LAB10 = [0, 0, 0, 1, 1, 2, 2, 3, 4, 5]
 CASES = []
 
 
-def case(name, loss, params, gen, both=(), min_margin=1e-3, require=None, pos_only=(), neg_only=()):
+def case(name, loss, params, gen, both=(), min_margin=1e-3, require=None, pos_only=(), neg_only=(), seed_key=None):
     """both: diagnostics that must show values on both sides of their switch; pos_only / neg_only:
     diagnostics that must be all > 0 / all <= 0 (e.g. a hinge that must be active / inactive).
     Case names keep to [a-z0-9_] (a '.' in a parameter value is written 'p')."""
     name = name.replace(".", "p")
     assert all(ch.isalnum() or ch == "_" for ch in name), name
     CASES.append(dict(name=name, loss=loss, params=params, gen=gen, both=tuple(both), min_margin=min_margin,
-                      require=require, pos_only=tuple(pos_only), neg_only=tuple(neg_only)))
+                      require=require, pos_only=tuple(pos_only), neg_only=tuple(neg_only),
+                      seed_key=seed_key or name))
 
 
 def _counts_at_least(**kw):
@@ -1225,8 +1227,9 @@ def build_cases():
             if fb != "threshold":
                 parts.append("fallback=%s" % fb)
             bothn = {"threshold": ["arcface.threshold"], "easy_margin": ["arcface.easy_margin"], "none": []}[fb]
+            # exact and detached cases of one fallback share their inputs (same seed key)
             case("arcface_%s_%s" % (grad, fb), "arcface", " ".join(parts), lambda s: gen_cosine_head(s, POOL_ARC, B=12),
-                 both=bothn)
+                 both=bothn, seed_key="arcface_" + fb)
     case("arcface_high_cos", "arcface", "", lambda s: gen_cosine_head(s, POOL_HIGH))
     case("arcface_s32_m0.35", "arcface", "s=32 m=0.35", lambda s: gen_cosine_head(s, POOL_ARC, B=12),
          both=["arcface.threshold"])
@@ -1261,10 +1264,11 @@ def build_cases():
     case("mv_arc_fixed", "mv_arc", "adaptive=false", lambda s: gen_cosine_head(s, POOL_MV), both=["mv.hard"])
     # ddl
     ddl_lab = [0, 0, 0, 1, 1, 1, 2, 2, 3, 4]
-    case("ddl_default", "ddl", "", lambda s: gen_ddl(s, ddl_lab),
-         require=_counts_at_least(**{"ddl.pos_teacher": 2, "ddl.pos_student": 2}))
-    case("ddl_tau0.3", "ddl", "tau=0.3", lambda s: gen_ddl(s, ddl_lab),
-         both=["ddl.pos_tau"], require=_counts_at_least(**{"ddl.pos_teacher": 2, "ddl.pos_student": 2}))
+    # some rows whose negative maximum is < 0 (s_i = 0 by the max(0, .)) as well as positive ones
+    ddl_req = _sides_at_least("ddl.rowmax_zero", pos=10, neg=1, **{"ddl.pos_teacher": 2, "ddl.pos_student": 2})
+    case("ddl_default", "ddl", "", lambda s: gen_ddl(s, ddl_lab, shift_scale=0.7), require=ddl_req)
+    case("ddl_tau0.3", "ddl", "tau=0.3", lambda s: gen_ddl(s, ddl_lab, shift_scale=0.7), both=["ddl.pos_tau"],
+         require=ddl_req)
     case("ddl_weights", "ddl", "w_pos=1 w_neg=1 w_ord=0.25", lambda s: gen_ddl(s, ddl_lab),
          require=_counts_at_least(**{"ddl.pos_teacher": 2, "ddl.pos_student": 2}))
     case("ddl_no_positives", "ddl", "", lambda s: gen_ddl(s, list(range(8))))
@@ -1295,7 +1299,7 @@ def diag_ok(spec, summ, counts):
 def generate_case(spec, tries=64):
     best = None
     for seed in range(tries):
-        t = spec["gen"](1000 * (zlib.crc32(spec["name"].encode()) % 1000) + seed)
+        t = spec["gen"](1000 * (zlib.crc32(spec["seed_key"].encode()) % 1000) + seed)
         params = parse_params(spec["loss"], spec["params"].split())
         DIAG.reset()
         DIAG.on = True
@@ -1320,12 +1324,13 @@ def make_fixtures(outdir):
     build_cases()
     rows = []
     report = []
+    first_of_loss = {}
+    generated = [(spec, generate_case(spec)) for spec in CASES]  # all inputs first: fail before deleting
     for old in os.listdir(outdir):
         if old.endswith(".safetensors") or old == "cases.tsv":
             os.remove(os.path.join(outdir, old))
-    first_of_loss = {}
-    for spec in CASES:
-        t, mm, summ, counts, seed = generate_case(spec)
+    for spec, gen in generated:
+        t, mm, summ, counts, seed = gen
         t = {k: v.contiguous() for k, v in t.items()}
         loss = spec["loss"]
         params = parse_params(loss, spec["params"].split())
