@@ -23,6 +23,8 @@ pub use anglegrad_models as models;
 pub use anglegrad_ops as ops;
 pub use anglegrad_train as train;
 
+pub mod loss_eval;
+
 /// Everything a training script needs in scope.
 pub mod prelude {
     pub use anglegrad_engine::{DType, Device, Error, Grads, Result, Rng, Shape, Tape, Tensor};

@@ -26,8 +26,8 @@ mod storage;
 mod tape;
 mod tensor;
 
-pub use device::Device;
 pub use anglegrad_kernels::Float;
+pub use device::Device;
 pub use dtype::{DType, Element};
 pub use error::{Error, Result};
 pub use grads::Grads;

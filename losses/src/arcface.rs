@@ -28,7 +28,14 @@ use crate::margin_softmax::{Margin, MarginSoftmax};
 
 /// The ArcFace head.
 pub fn arcface(s: f64, m: f64, gradient: GradientMode, fallback: Fallback) -> MarginSoftmax {
-    MarginSoftmax::new(s, Margin::Angular { m, fallback, gradient })
+    MarginSoftmax::new(
+        s,
+        Margin::Angular {
+            m,
+            fallback,
+            gradient,
+        },
+    )
 }
 
 /// ArcFace with the paper's defaults: s = 64, m = 0.5, exact gradient, threshold fallback.

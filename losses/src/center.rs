@@ -31,7 +31,12 @@ pub enum CenterMode {
 }
 
 /// L_C = ½ Σ_i ‖x_i − c_{y_i}‖².
-pub fn center_loss(x: &Tensor, centers: &Tensor, labels: &[usize], mode: CenterMode) -> Result<Tensor> {
+pub fn center_loss(
+    x: &Tensor,
+    centers: &Tensor,
+    labels: &[usize],
+    mode: CenterMode,
+) -> Result<Tensor> {
     let (b, d) = check::embeddings("center", x)?;
     let c = check::class_matrix("center", "centers", centers, d)?;
     check::labels("center", labels, b, Some(c))?;
@@ -45,7 +50,12 @@ pub fn center_loss(x: &Tensor, centers: &Tensor, labels: &[usize], mode: CenterM
 
 /// The paper's centre update after a step: c_j ← c_j − α Σ_{i: y_i=j}(c_j − x_i)/(1 + n_j).
 /// Runs without a tape (it is a state update, not an op to differentiate).
-pub fn update_centers(centers: &Tensor, x: &Tensor, labels: &[usize], alpha: f64) -> Result<Tensor> {
+pub fn update_centers(
+    centers: &Tensor,
+    x: &Tensor,
+    labels: &[usize],
+    alpha: f64,
+) -> Result<Tensor> {
     let (b, d) = check::embeddings("center update", x)?;
     let c = check::class_matrix("center update", "centers", centers, d)?;
     check::labels("center update", labels, b, Some(c))?;

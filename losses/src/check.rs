@@ -6,7 +6,10 @@ use anglegrad_engine::{Error, Result, Shape, Tensor};
 /// Checks `x` is [B, D] with B > 0 and finite values; returns (B, D).
 pub fn embeddings(loss: &'static str, x: &Tensor) -> Result<(usize, usize)> {
     if x.rank() != 2 {
-        return Err(Error::invalid(loss, format!("embeddings must be [B, D], got {}", x.shape())));
+        return Err(Error::invalid(
+            loss,
+            format!("embeddings must be [B, D], got {}", x.shape()),
+        ));
     }
     let (b, d) = (x.dims()[0], x.dims()[1]);
     if b == 0 {
@@ -35,7 +38,12 @@ pub fn finite(loss: &'static str, name: &str, t: &Tensor) -> Result<()> {
 }
 
 /// Checks there is one label per row and, when `classes` is given, that each is < classes.
-pub fn labels(loss: &'static str, labels: &[usize], batch: usize, classes: Option<usize>) -> Result<()> {
+pub fn labels(
+    loss: &'static str,
+    labels: &[usize],
+    batch: usize,
+    classes: Option<usize>,
+) -> Result<()> {
     if labels.len() != batch {
         return Err(Error::invalid(
             loss,
@@ -73,9 +81,8 @@ pub fn labels_from_i64(loss: &'static str, raw: &[i64]) -> Result<Vec<usize>> {
     raw.iter()
         .enumerate()
         .map(|(row, &y)| {
-            usize::try_from(y).map_err(|_| {
-                Error::invalid(loss, format!("label {y} of row {row} is negative"))
-            })
+            usize::try_from(y)
+                .map_err(|_| Error::invalid(loss, format!("label {y} of row {row} is negative")))
         })
         .collect()
 }

@@ -24,7 +24,10 @@ pub struct Contrastive {
 
 impl Default for Contrastive {
     fn default() -> Self {
-        Contrastive { m_pos: 0.0, m_neg: 1.0 }
+        Contrastive {
+            m_pos: 0.0,
+            m_neg: 1.0,
+        }
     }
 }
 

@@ -40,7 +40,14 @@ pub struct Ddl {
 
 impl Default for Ddl {
     fn default() -> Self {
-        Ddl { w_pos: 0.1, w_neg: 0.02, w_ord: 0.5, tau: 0.0, bins: 1000, sigma: 0.1 }
+        Ddl {
+            w_pos: 0.1,
+            w_neg: 0.02,
+            w_ord: 0.5,
+            tau: 0.0,
+            bins: 1000,
+            sigma: 0.1,
+        }
     }
 }
 
@@ -58,10 +65,16 @@ impl Ddl {
         let (b, d) = check::embeddings("ddl", student)?;
         let (bt, dt) = check::embeddings("ddl", teacher)?;
         if (b, d) != (bt, dt) {
-            return Err(Error::ShapeMismatch { op: "ddl", lhs: student.shape().clone(), rhs: teacher.shape().clone() });
+            return Err(Error::ShapeMismatch {
+                op: "ddl",
+                lhs: student.shape().clone(),
+                rhs: teacher.shape().clone(),
+            });
         }
         check::labels("ddl", labels, b, None)?;
-        let centres: Vec<f64> = (0..self.bins).map(|r| r as f64 / self.bins as f64).collect();
+        let centres: Vec<f64> = (0..self.bins)
+            .map(|r| r as f64 / self.bins as f64)
+            .collect();
         let hist = |v: &Tensor| ops::soft_histogram_normalized(v, &centres, self.sigma);
         let (t, s) = (self.branch(teacher, labels)?, self.branch(student, labels)?);
 
@@ -84,25 +97,36 @@ impl Ddl {
         let cos = ops::cosine_similarity(f, f, ops::DEFAULT_NORM_EPS)?;
         let values = cos.to_vec_f64();
         let (pos, _) = unordered_pairs(labels);
-        let kept: Vec<(usize, usize)> = pos.into_iter().filter(|&(i, j)| values[i * b + j] > self.tau).collect();
-        let positives = if kept.is_empty() { None } else { Some(entries(&cos, &kept)?) };
+        let kept: Vec<(usize, usize)> = pos
+            .into_iter()
+            .filter(|&(i, j)| values[i * b + j] > self.tau)
+            .collect();
+        let positives = if kept.is_empty() {
+            None
+        } else {
+            Some(entries(&cos, &kept)?)
+        };
         // Row max over j > i of another label; rows without one read the diagonal and are
         // zeroed by the mask (so they contribute a constant 0).
         let mut picks = Vec::with_capacity(b);
         let mut has = Vec::with_capacity(b);
         for i in 0..b {
-            let best = (i + 1..b)
-                .filter(|&j| labels[j] != labels[i])
-                .fold(None, |acc: Option<usize>, j| match acc {
+            let best = (i + 1..b).filter(|&j| labels[j] != labels[i]).fold(
+                None,
+                |acc: Option<usize>, j| match acc {
                     Some(k) if values[i * b + k] >= values[i * b + j] => Some(k),
                     _ => Some(j),
-                });
+                },
+            );
             picks.push((i, best.unwrap_or(i)));
             has.push(if best.is_some() { 1.0 } else { 0.0 });
         }
         let mask = Tensor::from_f64s(&has, [b], f.dtype())?;
         let negatives = entries(&cos, &picks)?.mul(&mask)?.relu()?;
-        Ok(Branch { positives, negatives })
+        Ok(Branch {
+            positives,
+            negatives,
+        })
     }
 }
 

@@ -27,12 +27,21 @@ pub struct DeepId2 {
 
 impl Default for DeepId2 {
     fn default() -> Self {
-        DeepId2 { lambda: 0.05, m: 1.0 }
+        DeepId2 {
+            lambda: 0.05,
+            m: 1.0,
+        }
     }
 }
 
 impl DeepId2 {
-    pub fn loss(&self, f: &Tensor, w: &Tensor, bias: Option<&Tensor>, labels: &[usize]) -> Result<Tensor> {
+    pub fn loss(
+        &self,
+        f: &Tensor,
+        w: &Tensor,
+        bias: Option<&Tensor>,
+        labels: &[usize],
+    ) -> Result<Tensor> {
         let ident = ops::cross_entropy(&linear_logits("deepid2", f, w, bias, labels)?, labels)?;
         ident.add(&self.verification(f, labels)?.scale(self.lambda)?)
     }

@@ -28,7 +28,10 @@ pub struct Focal {
 
 impl Default for Focal {
     fn default() -> Self {
-        Focal { gamma: 2.0, alpha: 1.0 }
+        Focal {
+            gamma: 2.0,
+            alpha: 1.0,
+        }
     }
 }
 
@@ -36,7 +39,10 @@ impl Focal {
     /// Mean focal loss of logits [B, C].
     pub fn loss(&self, logits: &Tensor, labels: &[usize]) -> Result<Tensor> {
         if self.gamma.is_nan() || self.gamma < 0.0 {
-            return Err(Error::invalid("focal", format!("gamma must be >= 0, got {}", self.gamma)));
+            return Err(Error::invalid(
+                "focal",
+                format!("gamma must be >= 0, got {}", self.gamma),
+            ));
         }
         ops::mean_all(&self.rows(logits, labels)?)
     }
@@ -87,7 +93,11 @@ impl BackwardRule for FocalRule {
                 let ln_p = lp[i * c + y].to_f64();
                 let p = ln_p.exp();
                 let one_minus_p = -ln_p.exp_m1();
-                let r = if one_minus_p > 0.0 { -ln_p / one_minus_p } else { 1.0 };
+                let r = if one_minus_p > 0.0 {
+                    -ln_p / one_minus_p
+                } else {
+                    1.0
+                };
                 let pow_g = one_minus_p.powf(gamma);
                 let g = -gamma * pow_g * p * r - pow_g;
                 let row_scale = alpha * g * gv[i].to_f64();

@@ -42,12 +42,20 @@ pub struct LargeMargin {
 impl LargeMargin {
     /// L-Softmax, m = 4, λ = 0 (reference MNIST config; no annealing).
     pub fn lsoftmax() -> Self {
-        LargeMargin { variant: Variant::LSoftmax, m: 4, lambda: 0.0 }
+        LargeMargin {
+            variant: Variant::LSoftmax,
+            m: 4,
+            lambda: 0.0,
+        }
     }
 
     /// SphereFace A-Softmax, m = 4, λ = 0.
     pub fn sphereface() -> Self {
-        LargeMargin { variant: Variant::SphereFace, m: 4, lambda: 0.0 }
+        LargeMargin {
+            variant: Variant::SphereFace,
+            m: 4,
+            lambda: 0.0,
+        }
     }
 
     fn name(&self) -> &'static str {
@@ -64,7 +72,13 @@ impl LargeMargin {
         let c = check::class_matrix(name, "weight", w, d)?;
         check::labels(name, labels, b, Some(c))?;
         if self.m == 0 || !(self.lambda >= 0.0) {
-            return Err(Error::invalid(name, format!("need m >= 1 and lambda >= 0, got m = {}, lambda = {}", self.m, self.lambda)));
+            return Err(Error::invalid(
+                name,
+                format!(
+                    "need m >= 1 and lambda >= 0, got m = {}, lambda = {}",
+                    self.m, self.lambda
+                ),
+            ));
         }
         let w = match self.variant {
             Variant::LSoftmax => w.clone(),
@@ -73,11 +87,22 @@ impl LargeMargin {
         let z = x.matmul_t(&w, false, true)?; // ‖w_j‖‖x_i‖ cos θ_ij
         let w_y = w.index_select(0, labels)?; // [B, D]
         let dot_y = x.mul(&w_y)?.sum(&[1], true)?; // [B, 1]
-        let norms = x.square()?.sum(&[1], true)?.mul(&w_y.square()?.sum(&[1], true)?)?.sqrt()?;
+        let norms = x
+            .square()?
+            .sum(&[1], true)?
+            .mul(&w_y.square()?.sum(&[1], true)?)?
+            .sqrt()?;
         let cos_y = dot_y.div(&norms)?;
-        let psi = ops::target_margin(&cos_y, MarginFn::Multiplicative { m: self.m }, GradientMode::Exact)?;
+        let psi = ops::target_margin(
+            &cos_y,
+            MarginFn::Multiplicative { m: self.m },
+            GradientMode::Exact,
+        )?;
         // (λ‖w‖‖x‖cos θ + ‖w‖‖x‖ψ) / (1 + λ), with ‖w‖‖x‖cos θ = w·x.
-        let target = dot_y.scale(self.lambda)?.add(&norms.mul(&psi)?)?.scale(1.0 / (1.0 + self.lambda))?;
+        let target = dot_y
+            .scale(self.lambda)?
+            .add(&norms.mul(&psi)?)?
+            .scale(1.0 / (1.0 + self.lambda))?;
         let is_target = ops::one_hot(labels, c, x.dtype())?;
         ops::where_(&is_target, &target, &z)
     }
@@ -102,12 +127,24 @@ pub struct LambdaSchedule {
 impl LambdaSchedule {
     /// L-Softmax MNIST config: base 1000, γ 2.5e-5, power 35, min 0 (λ ≈ 16.2 at 5k iters).
     pub fn lsoftmax_mnist() -> Self {
-        LambdaSchedule { base: 1000.0, gamma: 2.5e-5, power: 35.0, lambda_min: 0.0, iter: 0 }
+        LambdaSchedule {
+            base: 1000.0,
+            gamma: 2.5e-5,
+            power: 35.0,
+            lambda_min: 0.0,
+            iter: 0,
+        }
     }
 
     /// SphereFace: base 1000, γ 0.12, power 1, min 5 (λ = max(5, 1000/(1 + 0.12 iter))).
     pub fn sphereface() -> Self {
-        LambdaSchedule { base: 1000.0, gamma: 0.12, power: 1.0, lambda_min: 5.0, iter: 0 }
+        LambdaSchedule {
+            base: 1000.0,
+            gamma: 0.12,
+            power: 1.0,
+            lambda_min: 5.0,
+            iter: 0,
+        }
     }
 
     /// λ at the current iteration.

@@ -44,9 +44,17 @@ impl Margin {
         match self {
             Margin::None => None,
             Margin::Additive { m } => Some((MarginFn::Additive { m }, GradientMode::Exact)),
-            Margin::Angular { m, fallback, gradient } => Some((MarginFn::Angular { m, fallback }, gradient)),
-            Margin::AngularAcos { m } => Some((MarginFn::AngularAcos { m }, GradientMode::Detached)),
-            Margin::Combined { m1, m2, m3 } => Some((MarginFn::Combined { m1, m2, m3 }, GradientMode::Exact)),
+            Margin::Angular {
+                m,
+                fallback,
+                gradient,
+            } => Some((MarginFn::Angular { m, fallback }, gradient)),
+            Margin::AngularAcos { m } => {
+                Some((MarginFn::AngularAcos { m }, GradientMode::Detached))
+            }
+            Margin::Combined { m1, m2, m3 } => {
+                Some((MarginFn::Combined { m1, m2, m3 }, GradientMode::Exact))
+            }
         }
     }
 }
@@ -87,7 +95,13 @@ impl MarginSoftmax {
     }
 
     /// The logits z [B, C] (checks the inputs; `name` is the loss named in errors).
-    pub fn logits(&self, name: &'static str, x: &Tensor, w: &Tensor, labels: &[usize]) -> Result<Tensor> {
+    pub fn logits(
+        &self,
+        name: &'static str,
+        x: &Tensor,
+        w: &Tensor,
+        labels: &[usize],
+    ) -> Result<Tensor> {
         let (b, d) = check::embeddings(name, x)?;
         let c = check::class_matrix(name, "weight", w, d)?;
         check::labels(name, labels, b, Some(c))?;
@@ -106,14 +120,25 @@ impl MarginSoftmax {
     }
 
     /// Mean cross-entropy of the logits.
-    pub fn loss(&self, name: &'static str, x: &Tensor, w: &Tensor, labels: &[usize]) -> Result<Tensor> {
+    pub fn loss(
+        &self,
+        name: &'static str,
+        x: &Tensor,
+        w: &Tensor,
+        labels: &[usize],
+    ) -> Result<Tensor> {
         ops::cross_entropy(&self.logits(name, x, w, labels)?, labels)
     }
 }
 
 /// c'_k = c_k + I_k·(t − 1)(c_k + 1) (adaptive) or c_k + I_k·(t − 1) (fixed), with
 /// I_k = [c_k > f_y] for k ≠ y: the hard negatives' cosines before scaling by s.
-fn reweight_hard_negatives(cos: &Tensor, target: &Tensor, labels: &[usize], h: HardNegatives) -> Result<Tensor> {
+fn reweight_hard_negatives(
+    cos: &Tensor,
+    target: &Tensor,
+    labels: &[usize],
+    h: HardNegatives,
+) -> Result<Tensor> {
     let (b, c) = (cos.dims()[0], cos.dims()[1]);
     let cv = cos.to_vec_f64();
     let fy = target.to_vec_f64();

@@ -30,7 +30,12 @@ pub fn normface(s: f64) -> MarginSoftmax {
 
 /// Squared distances 2 − 2c between normalised features and agents [B, C], and the
 /// distance to the own agent [B, 1].
-fn agent_distances(name: &'static str, x: &Tensor, w: &Tensor, labels: &[usize]) -> Result<(Tensor, Tensor, Tensor)> {
+fn agent_distances(
+    name: &'static str,
+    x: &Tensor,
+    w: &Tensor,
+    labels: &[usize],
+) -> Result<(Tensor, Tensor, Tensor)> {
     let (b, d) = check::embeddings(name, x)?;
     let c = check::class_matrix(name, "weight", w, d)?;
     check::labels(name, labels, b, Some(c))?;
@@ -44,7 +49,12 @@ fn agent_distances(name: &'static str, x: &Tensor, w: &Tensor, labels: &[usize])
 /// C-contrastive with margin m.
 pub fn c_contrastive(x: &Tensor, w: &Tensor, labels: &[usize], m: f64) -> Result<Tensor> {
     let (d2, own, others) = agent_distances("c_contrastive", x, w, labels)?;
-    let push = d2.neg()?.add_scalar(m)?.relu()?.mul(&others)?.sum(&[1], true)?;
+    let push = d2
+        .neg()?
+        .add_scalar(m)?
+        .relu()?
+        .mul(&others)?
+        .sum(&[1], true)?;
     own.add(&push)?.mean_all()
 }
 

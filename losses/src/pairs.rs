@@ -39,5 +39,12 @@ pub fn connected_zero(x: &Tensor) -> Result<Tensor> {
 pub fn avg_nonzero(terms: &Tensor) -> Result<Tensor> {
     let positive = terms.to_vec_f64().iter().filter(|&&v| v > 0.0).count();
     let total = ops::sum_all(terms)?;
-    ops::scale(&total, if positive == 0 { 0.0 } else { 1.0 / positive as f64 })
+    ops::scale(
+        &total,
+        if positive == 0 {
+            0.0
+        } else {
+            1.0 / positive as f64
+        },
+    )
 }

@@ -37,7 +37,13 @@ pub struct Range {
 
 impl Default for Range {
     fn default() -> Self {
-        Range { k: 2, alpha: 1e-4, beta: 1e-3, m: 2e4, squared: true }
+        Range {
+            k: 2,
+            alpha: 1e-4,
+            beta: 1e-3,
+            m: 2e4,
+            squared: true,
+        }
     }
 }
 
@@ -51,15 +57,23 @@ impl Range {
         if self.k == 0 {
             return Err(Error::invalid("range", "k must be >= 1"));
         }
-        let distance = |a: &Tensor| if self.squared { ops::pairwise_sq_dist(a, a) } else { ops::pairwise_dist(a, a) };
+        let distance = |a: &Tensor| {
+            if self.squared {
+                ops::pairwise_sq_dist(a, a)
+            } else {
+                ops::pairwise_dist(a, a)
+            }
+        };
         // Identities in order of first appearance, and each sample's identity index.
         let mut ids: Vec<usize> = Vec::new();
         let segment: Vec<usize> = labels
             .iter()
-            .map(|y| ids.iter().position(|q| q == y).unwrap_or_else(|| {
-                ids.push(*y);
-                ids.len() - 1
-            }))
+            .map(|y| {
+                ids.iter().position(|q| q == y).unwrap_or_else(|| {
+                    ids.push(*y);
+                    ids.len() - 1
+                })
+            })
             .collect();
         let d = distance(x)?;
         let values = d.to_vec_f64();

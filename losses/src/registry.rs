@@ -46,32 +46,180 @@ const PAIR_GRADS: &[&str] = &["embeddings"];
 
 /// The losses of LOSSES.md §16, in its order.
 pub const LOSSES: &[LossSpec] = &[
-    LossSpec { name: "softmax", params: &[], reads: SOFTMAX_READS, differentiates: LINEAR_GRADS, source: "-" },
-    LossSpec { name: "focal", params: &[("gamma", "2.0"), ("alpha", "1.0")], reads: SOFTMAX_READS, differentiates: LINEAR_GRADS, source: "F-Softmax baseline (SV-X loss.py)" },
-    LossSpec { name: "deepid2", params: &[("lambda", "0.05"), ("m", "1.0")], reads: SOFTMAX_READS, differentiates: LINEAR_GRADS, source: "paper lambda; m ours" },
-    LossSpec { name: "contrastive", params: &[("m_pos", "0.0"), ("m_neg", "1.0")], reads: PAIR_READS, differentiates: PAIR_GRADS, source: "PML" },
-    LossSpec { name: "triplet", params: &[("alpha", "0.2"), ("squared", "true"), ("mining", "semihard"), ("reduction", "sum")], reads: PAIR_READS, differentiates: PAIR_GRADS, source: "FaceNet paper" },
-    LossSpec { name: "lsoftmax", params: &[("m", "4"), ("lambda", "0.0")], reads: HEAD_READS, differentiates: HEAD_GRADS, source: "reference MNIST config" },
-    LossSpec { name: "sphereface", params: &[("m", "4"), ("lambda", "0.0")], reads: HEAD_READS, differentiates: HEAD_GRADS, source: "paper" },
-    LossSpec { name: "normface", params: &[("s", "10.0")], reads: HEAD_READS, differentiates: HEAD_GRADS, source: "reference (initial s)" },
-    LossSpec { name: "c_contrastive", params: &[("m", "1.0")], reads: HEAD_READS, differentiates: HEAD_GRADS, source: "NormFace prototxt" },
-    LossSpec { name: "c_triplet", params: &[("m", "0.8")], reads: HEAD_READS, differentiates: HEAD_GRADS, source: "NormFace prototxt" },
-    LossSpec { name: "cosface", params: &[("s", "64.0"), ("m", "0.35")], reads: HEAD_READS, differentiates: HEAD_GRADS, source: "CosFace paper, PML" },
-    LossSpec { name: "arcface", params: &[("s", "64.0"), ("m", "0.5"), ("gradient", "exact"), ("fallback", "threshold")], reads: HEAD_READS, differentiates: HEAD_GRADS, source: "paper; paper-era insightface" },
-    LossSpec { name: "combined", params: &[("s", "64.0"), ("m1", "1.0"), ("m2", "0.3"), ("m3", "0.2")], reads: HEAD_READS, differentiates: HEAD_GRADS, source: "insightface mxnet combined" },
-    LossSpec { name: "center", params: &[], reads: &["embeddings", "labels", "centers"], differentiates: PAIR_GRADS, source: "paper (L_C)" },
-    LossSpec { name: "range", params: &[("k", "2"), ("alpha", "0.0001"), ("beta", "0.001"), ("m", "20000.0"), ("squared", "true")], reads: PAIR_READS, differentiates: PAIR_GRADS, source: "Caffe port literals" },
-    LossSpec { name: "sv_softmax", params: &[("s", "32.0"), ("t", "1.2"), ("adaptive", "true")], reads: HEAD_READS, differentiates: HEAD_GRADS, source: "official SV-X code" },
-    LossSpec { name: "mv_am", params: &[("s", "32.0"), ("m", "0.35"), ("t", "1.2"), ("adaptive", "true")], reads: HEAD_READS, differentiates: HEAD_GRADS, source: "official SV-X code" },
-    LossSpec { name: "mv_arc", params: &[("s", "32.0"), ("m", "0.35"), ("t", "1.2"), ("adaptive", "true")], reads: HEAD_READS, differentiates: HEAD_GRADS, source: "official SV-X code" },
-    LossSpec { name: "ddl", params: &[("w_pos", "0.1"), ("w_neg", "0.02"), ("w_ord", "0.5"), ("tau", "0.0")], reads: &["embeddings", "labels", "teacher_embeddings"], differentiates: &["embeddings", "teacher_embeddings"], source: "TFace" },
+    LossSpec {
+        name: "softmax",
+        params: &[],
+        reads: SOFTMAX_READS,
+        differentiates: LINEAR_GRADS,
+        source: "-",
+    },
+    LossSpec {
+        name: "focal",
+        params: &[("gamma", "2.0"), ("alpha", "1.0")],
+        reads: SOFTMAX_READS,
+        differentiates: LINEAR_GRADS,
+        source: "F-Softmax baseline (SV-X loss.py)",
+    },
+    LossSpec {
+        name: "deepid2",
+        params: &[("lambda", "0.05"), ("m", "1.0")],
+        reads: SOFTMAX_READS,
+        differentiates: LINEAR_GRADS,
+        source: "paper lambda; m ours",
+    },
+    LossSpec {
+        name: "contrastive",
+        params: &[("m_pos", "0.0"), ("m_neg", "1.0")],
+        reads: PAIR_READS,
+        differentiates: PAIR_GRADS,
+        source: "PML",
+    },
+    LossSpec {
+        name: "triplet",
+        params: &[
+            ("alpha", "0.2"),
+            ("squared", "true"),
+            ("mining", "semihard"),
+            ("reduction", "sum"),
+        ],
+        reads: PAIR_READS,
+        differentiates: PAIR_GRADS,
+        source: "FaceNet paper",
+    },
+    LossSpec {
+        name: "lsoftmax",
+        params: &[("m", "4"), ("lambda", "0.0")],
+        reads: HEAD_READS,
+        differentiates: HEAD_GRADS,
+        source: "reference MNIST config",
+    },
+    LossSpec {
+        name: "sphereface",
+        params: &[("m", "4"), ("lambda", "0.0")],
+        reads: HEAD_READS,
+        differentiates: HEAD_GRADS,
+        source: "paper",
+    },
+    LossSpec {
+        name: "normface",
+        params: &[("s", "10.0")],
+        reads: HEAD_READS,
+        differentiates: HEAD_GRADS,
+        source: "reference (initial s)",
+    },
+    LossSpec {
+        name: "c_contrastive",
+        params: &[("m", "1.0")],
+        reads: HEAD_READS,
+        differentiates: HEAD_GRADS,
+        source: "NormFace prototxt",
+    },
+    LossSpec {
+        name: "c_triplet",
+        params: &[("m", "0.8")],
+        reads: HEAD_READS,
+        differentiates: HEAD_GRADS,
+        source: "NormFace prototxt",
+    },
+    LossSpec {
+        name: "cosface",
+        params: &[("s", "64.0"), ("m", "0.35")],
+        reads: HEAD_READS,
+        differentiates: HEAD_GRADS,
+        source: "CosFace paper, PML",
+    },
+    LossSpec {
+        name: "arcface",
+        params: &[
+            ("s", "64.0"),
+            ("m", "0.5"),
+            ("gradient", "exact"),
+            ("fallback", "threshold"),
+        ],
+        reads: HEAD_READS,
+        differentiates: HEAD_GRADS,
+        source: "paper; paper-era insightface",
+    },
+    LossSpec {
+        name: "combined",
+        params: &[("s", "64.0"), ("m1", "1.0"), ("m2", "0.3"), ("m3", "0.2")],
+        reads: HEAD_READS,
+        differentiates: HEAD_GRADS,
+        source: "insightface mxnet combined",
+    },
+    LossSpec {
+        name: "center",
+        params: &[],
+        reads: &["embeddings", "labels", "centers"],
+        differentiates: PAIR_GRADS,
+        source: "paper (L_C)",
+    },
+    LossSpec {
+        name: "range",
+        params: &[
+            ("k", "2"),
+            ("alpha", "0.0001"),
+            ("beta", "0.001"),
+            ("m", "20000.0"),
+            ("squared", "true"),
+        ],
+        reads: PAIR_READS,
+        differentiates: PAIR_GRADS,
+        source: "Caffe port literals",
+    },
+    LossSpec {
+        name: "sv_softmax",
+        params: &[("s", "32.0"), ("t", "1.2"), ("adaptive", "true")],
+        reads: HEAD_READS,
+        differentiates: HEAD_GRADS,
+        source: "official SV-X code",
+    },
+    LossSpec {
+        name: "mv_am",
+        params: &[
+            ("s", "32.0"),
+            ("m", "0.35"),
+            ("t", "1.2"),
+            ("adaptive", "true"),
+        ],
+        reads: HEAD_READS,
+        differentiates: HEAD_GRADS,
+        source: "official SV-X code",
+    },
+    LossSpec {
+        name: "mv_arc",
+        params: &[
+            ("s", "32.0"),
+            ("m", "0.35"),
+            ("t", "1.2"),
+            ("adaptive", "true"),
+        ],
+        reads: HEAD_READS,
+        differentiates: HEAD_GRADS,
+        source: "official SV-X code",
+    },
+    LossSpec {
+        name: "ddl",
+        params: &[
+            ("w_pos", "0.1"),
+            ("w_neg", "0.02"),
+            ("w_ord", "0.5"),
+            ("tau", "0.0"),
+        ],
+        reads: &["embeddings", "labels", "teacher_embeddings"],
+        differentiates: &["embeddings", "teacher_embeddings"],
+        source: "TFace",
+    },
 ];
 
 /// The spec of a loss, or an error listing the known names.
 pub fn spec(name: &str) -> Result<&'static LossSpec> {
     LOSSES.iter().find(|s| s.name == name).ok_or_else(|| {
         let known: Vec<&str> = LOSSES.iter().map(|s| s.name).collect();
-        Error::invalid("loss", format!("unknown loss {name:?}; known: {}", known.join(", ")))
+        Error::invalid(
+            "loss",
+            format!("unknown loss {name:?}; known: {}", known.join(", ")),
+        )
     })
 }
 
@@ -112,7 +260,8 @@ impl LossInputs {
     }
 
     fn require(&self, loss: &'static str, name: &str) -> Result<&Tensor> {
-        self.get(name).ok_or_else(|| Error::invalid(loss, format!("needs the input tensor {name:?}")))
+        self.get(name)
+            .ok_or_else(|| Error::invalid(loss, format!("needs the input tensor {name:?}")))
     }
 }
 
@@ -126,14 +275,24 @@ pub struct ConfiguredLoss {
 /// Resolves `given` (key, value) pairs against the loss's parameters; defaults fill the rest.
 pub fn configure(name: &str, given: &[(String, String)]) -> Result<ConfiguredLoss> {
     let spec = spec(name)?;
-    let mut params: BTreeMap<&'static str, String> =
-        spec.params.iter().map(|&(k, v)| (k, v.to_string())).collect();
+    let mut params: BTreeMap<&'static str, String> = spec
+        .params
+        .iter()
+        .map(|&(k, v)| (k, v.to_string()))
+        .collect();
     for (key, value) in given {
         let Some(&(k, _)) = spec.params.iter().find(|(k, _)| k == key) else {
             let known: Vec<&str> = spec.params.iter().map(|(k, _)| *k).collect();
             return Err(Error::invalid(
                 spec.name,
-                format!("unknown parameter {key:?}; parameters: {}", if known.is_empty() { "none".into() } else { known.join(", ") }),
+                format!(
+                    "unknown parameter {key:?}; parameters: {}",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
             ));
         };
         params.insert(k, value.clone());
@@ -149,12 +308,19 @@ impl ConfiguredLoss {
     }
 
     fn bad(&self, key: &str, expected: &str) -> Error {
-        Error::invalid(self.spec.name, format!("parameter {key}={:?}: expected {expected}", self.raw(key)))
+        Error::invalid(
+            self.spec.name,
+            format!("parameter {key}={:?}: expected {expected}", self.raw(key)),
+        )
     }
 
     /// A real-valued parameter (`64`, `64.0`, `0.35`, `1e-4`).
     pub fn f64(&self, key: &str) -> Result<f64> {
-        self.raw(key).parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| self.bad(key, "a finite number"))
+        self.raw(key)
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| self.bad(key, "a finite number"))
     }
 
     /// An integer parameter (`4` or `4.0`).
@@ -202,16 +368,43 @@ impl ConfiguredLoss {
     }
 
     fn mining(&self) -> Result<Mining> {
-        self.choice("mining", &[("all", Mining::All), ("semihard", Mining::SemiHard), ("batch_hard", Mining::BatchHard)])
+        self.choice(
+            "mining",
+            &[
+                ("all", Mining::All),
+                ("semihard", Mining::SemiHard),
+                ("batch_hard", Mining::BatchHard),
+            ],
+        )
     }
     fn reduction(&self) -> Result<Reduction> {
-        self.choice("reduction", &[("sum", Reduction::Sum), ("mean", Reduction::Mean), ("avg_nonzero", Reduction::AvgNonZero)])
+        self.choice(
+            "reduction",
+            &[
+                ("sum", Reduction::Sum),
+                ("mean", Reduction::Mean),
+                ("avg_nonzero", Reduction::AvgNonZero),
+            ],
+        )
     }
     fn gradient(&self) -> Result<GradientMode> {
-        self.choice("gradient", &[("exact", GradientMode::Exact), ("detached", GradientMode::Detached)])
+        self.choice(
+            "gradient",
+            &[
+                ("exact", GradientMode::Exact),
+                ("detached", GradientMode::Detached),
+            ],
+        )
     }
     fn fallback(&self) -> Result<Fallback> {
-        self.choice("fallback", &[("threshold", Fallback::Threshold), ("easy_margin", Fallback::EasyMargin), ("none", Fallback::None)])
+        self.choice(
+            "fallback",
+            &[
+                ("threshold", Fallback::Threshold),
+                ("easy_margin", Fallback::EasyMargin),
+                ("none", Fallback::None),
+            ],
+        )
     }
 
     /// The loss value of the inputs (watch the inputs on a tape first to get gradients).
@@ -223,11 +416,25 @@ impl ConfiguredLoss {
         match name {
             "softmax" => softmax_loss(x, weight()?, inp.bias.as_ref(), y),
             "focal" => {
-                let focal = Focal { gamma: self.f64("gamma")?, alpha: self.f64("alpha")? };
-                focal.loss(&linear_logits("focal", x, weight()?, inp.bias.as_ref(), y)?, y)
+                let focal = Focal {
+                    gamma: self.f64("gamma")?,
+                    alpha: self.f64("alpha")?,
+                };
+                focal.loss(
+                    &linear_logits("focal", x, weight()?, inp.bias.as_ref(), y)?,
+                    y,
+                )
             }
-            "deepid2" => DeepId2 { lambda: self.f64("lambda")?, m: self.f64("m")? }.loss(x, weight()?, inp.bias.as_ref(), y),
-            "contrastive" => Contrastive { m_pos: self.f64("m_pos")?, m_neg: self.f64("m_neg")? }.loss(x, y),
+            "deepid2" => DeepId2 {
+                lambda: self.f64("lambda")?,
+                m: self.f64("m")?,
+            }
+            .loss(x, weight()?, inp.bias.as_ref(), y),
+            "contrastive" => Contrastive {
+                m_pos: self.f64("m_pos")?,
+                m_neg: self.f64("m_neg")?,
+            }
+            .loss(x, y),
             "triplet" => Triplet {
                 alpha: self.f64("alpha")?,
                 squared: self.bool("squared")?,
@@ -237,7 +444,11 @@ impl ConfiguredLoss {
             }
             .loss(x, y),
             "lsoftmax" | "sphereface" => LargeMargin {
-                variant: if name == "lsoftmax" { Variant::LSoftmax } else { Variant::SphereFace },
+                variant: if name == "lsoftmax" {
+                    Variant::LSoftmax
+                } else {
+                    Variant::SphereFace
+                },
                 m: self.integer("m")?,
                 lambda: self.f64("lambda")?,
             }
@@ -245,9 +456,23 @@ impl ConfiguredLoss {
             "normface" => normface::normface(self.f64("s")?).loss(name, x, weight()?, y),
             "c_contrastive" => normface::c_contrastive(x, weight()?, y, self.f64("m")?),
             "c_triplet" => normface::c_triplet(x, weight()?, y, self.f64("m")?),
-            "cosface" => cosface::cosface(self.f64("s")?, self.f64("m")?).loss(name, x, weight()?, y),
-            "arcface" => arcface::arcface(self.f64("s")?, self.f64("m")?, self.gradient()?, self.fallback()?).loss(name, x, weight()?, y),
-            "combined" => arcface::combined(self.f64("s")?, self.f64("m1")?, self.f64("m2")?, self.f64("m3")?).loss(name, x, weight()?, y),
+            "cosface" => {
+                cosface::cosface(self.f64("s")?, self.f64("m")?).loss(name, x, weight()?, y)
+            }
+            "arcface" => arcface::arcface(
+                self.f64("s")?,
+                self.f64("m")?,
+                self.gradient()?,
+                self.fallback()?,
+            )
+            .loss(name, x, weight()?, y),
+            "combined" => arcface::combined(
+                self.f64("s")?,
+                self.f64("m1")?,
+                self.f64("m2")?,
+                self.f64("m3")?,
+            )
+            .loss(name, x, weight()?, y),
             "center" => center_loss(x, inp.require(name, "centers")?, y, CenterMode::Paper),
             "range" => Range {
                 k: self.integer("k")? as usize,
@@ -263,13 +488,27 @@ impl ConfiguredLoss {
                     "mv_am" => SvBase::Additive { m: self.f64("m")? },
                     _ => SvBase::Angular { m: self.f64("m")? },
                 };
-                sv_softmax(self.f64("s")?, base, self.f64("t")?, self.bool("adaptive")?).loss(name, x, weight()?, y)
+                sv_softmax(self.f64("s")?, base, self.f64("t")?, self.bool("adaptive")?).loss(
+                    name,
+                    x,
+                    weight()?,
+                    y,
+                )
             }
             "ddl" => {
-                let ddl = Ddl { w_pos: self.f64("w_pos")?, w_neg: self.f64("w_neg")?, w_ord: self.f64("w_ord")?, tau: self.f64("tau")?, ..Ddl::default() };
+                let ddl = Ddl {
+                    w_pos: self.f64("w_pos")?,
+                    w_neg: self.f64("w_neg")?,
+                    w_ord: self.f64("w_ord")?,
+                    tau: self.f64("tau")?,
+                    ..Ddl::default()
+                };
                 ddl.loss(x, inp.require(name, "teacher_embeddings")?, y)
             }
-            other => Err(Error::invalid("loss", format!("no implementation for {other:?}"))),
+            other => Err(Error::invalid(
+                "loss",
+                format!("no implementation for {other:?}"),
+            )),
         }
     }
 }

@@ -13,7 +13,13 @@ use anglegrad_ops::{self as ops, TensorOps};
 use crate::check;
 
 /// The logits x Wᵀ + b after checking shapes, labels and values (`name` is the loss in errors).
-pub fn linear_logits(name: &'static str, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, labels: &[usize]) -> Result<Tensor> {
+pub fn linear_logits(
+    name: &'static str,
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    labels: &[usize],
+) -> Result<Tensor> {
     let (b, d) = check::embeddings(name, x)?;
     let c = check::class_matrix(name, "weight", w, d)?;
     check::labels(name, labels, b, Some(c))?;
@@ -35,6 +41,11 @@ pub fn linear_logits(name: &'static str, x: &Tensor, w: &Tensor, bias: Option<&T
 }
 
 /// Softmax cross-entropy: mean_i CE(W x_i + b, y_i). `bias` is optional (0 when absent).
-pub fn softmax_loss(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, labels: &[usize]) -> Result<Tensor> {
+pub fn softmax_loss(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    labels: &[usize],
+) -> Result<Tensor> {
     ops::cross_entropy(&linear_logits("softmax", x, w, bias, labels)?, labels)
 }

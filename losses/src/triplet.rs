@@ -76,17 +76,31 @@ impl Triplet {
         let (b, _) = check::embeddings("triplet", x)?;
         check::labels("triplet", labels, b, None)?;
         if !(self.alpha >= 0.0) {
-            return Err(Error::invalid("triplet", format!("margin alpha must be >= 0, got {}", self.alpha)));
+            return Err(Error::invalid(
+                "triplet",
+                format!("margin alpha must be >= 0, got {}", self.alpha),
+            ));
         }
-        let f = if self.normalize { x.l2_normalize(1, ops::DEFAULT_NORM_EPS)? } else { x.clone() };
-        let dist = if self.squared { ops::pairwise_sq_dist(&f, &f)? } else { ops::pairwise_dist(&f, &f)? };
+        let f = if self.normalize {
+            x.l2_normalize(1, ops::DEFAULT_NORM_EPS)?
+        } else {
+            x.clone()
+        };
+        let dist = if self.squared {
+            ops::pairwise_sq_dist(&f, &f)?
+        } else {
+            ops::pairwise_dist(&f, &f)?
+        };
         let triplets = self.mine(&dist.to_vec_f64(), labels);
         if triplets.is_empty() {
             return connected_zero(x);
         }
         let ap: Vec<(usize, usize)> = triplets.iter().map(|&(a, p, _)| (a, p)).collect();
         let an: Vec<(usize, usize)> = triplets.iter().map(|&(a, _, n)| (a, n)).collect();
-        let terms = entries(&dist, &ap)?.sub(&entries(&dist, &an)?)?.add_scalar(self.alpha)?.relu()?;
+        let terms = entries(&dist, &ap)?
+            .sub(&entries(&dist, &an)?)?
+            .add_scalar(self.alpha)?
+            .relu()?;
         match self.reduction {
             Reduction::Sum => terms.sum_all(),
             Reduction::Mean => terms.mean_all(),
@@ -132,12 +146,13 @@ impl Triplet {
             Mining::SemiHardPerPair { fallback } => {
                 for a in 0..b {
                     for p in positives(a) {
-                        let further = negatives(a)
-                            .filter(|&n| d(a, n) > d(a, p))
-                            .fold(None, |best: Option<usize>, n| match best {
+                        let further = negatives(a).filter(|&n| d(a, n) > d(a, p)).fold(
+                            None,
+                            |best: Option<usize>, n| match best {
                                 Some(q) if d(a, q) <= d(a, n) => Some(q),
                                 _ => Some(n),
-                            });
+                            },
+                        );
                         let chosen = further.or_else(|| {
                             if !fallback {
                                 return None;

@@ -21,20 +21,37 @@ fn inputs(b: usize, d: usize, c: usize, labels: Vec<usize>) -> LossInputs {
 }
 
 fn err(name: &str, inp: &LossInputs) -> String {
-    configure(name, &[]).unwrap().loss(inp).unwrap_err().to_string()
+    configure(name, &[])
+        .unwrap()
+        .loss(inp)
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
 fn label_out_of_range_names_the_loss_and_the_label() {
-    for name in ["softmax", "arcface", "cosface", "sphereface", "center", "mv_arc", "c_triplet"] {
+    for name in [
+        "softmax",
+        "arcface",
+        "cosface",
+        "sphereface",
+        "center",
+        "mv_arc",
+        "c_triplet",
+    ] {
         let msg = err(name, &inputs(2, 3, 4, vec![1, 4]));
-        assert!(msg.starts_with(name) && msg.contains("label 4 of row 1"), "{msg}");
+        assert!(
+            msg.starts_with(name) && msg.contains("label 4 of row 1"),
+            "{msg}"
+        );
     }
 }
 
 #[test]
 fn negative_labels_are_rejected_when_read() {
-    let msg = check::labels_from_i64("triplet", &[0, -1]).unwrap_err().to_string();
+    let msg = check::labels_from_i64("triplet", &[0, -1])
+        .unwrap_err()
+        .to_string();
     assert_eq!(msg, "triplet: label -1 of row 1 is negative");
 }
 
@@ -47,14 +64,22 @@ fn every_loss_rejects_an_empty_batch_nan_and_a_wrong_d() {
         let mut nan = inputs(2, 3, 4, vec![0, 1]);
         nan.embeddings = Tensor::from_vec(vec![0.1, 0.2, f64::NAN, 0.3, 0.4, 0.5], [2, 3]).unwrap();
         let msg = err(spec.name, &nan);
-        assert!(msg.contains("non-finite value NaN at flat index 2"), "{}: {msg}", spec.name);
+        assert!(
+            msg.contains("non-finite value NaN at flat index 2"),
+            "{}: {msg}",
+            spec.name
+        );
 
         if spec.reads.contains(&"weight") || spec.reads.contains(&"centers") {
             let mut wrong_d = inputs(2, 3, 4, vec![0, 1]);
             wrong_d.weight = Some(t(&[4, 5], 0.25));
             wrong_d.centers = Some(t(&[4, 5], 0.25));
             let msg = err(spec.name, &wrong_d);
-            assert!(msg.contains("[4, 5]") && msg.starts_with(spec.name), "{}: {msg}", spec.name);
+            assert!(
+                msg.contains("[4, 5]") && msg.starts_with(spec.name),
+                "{}: {msg}",
+                spec.name
+            );
         }
     }
 }
@@ -63,18 +88,32 @@ fn every_loss_rejects_an_empty_batch_nan_and_a_wrong_d() {
 fn a_missing_input_is_named() {
     let mut inp = inputs(2, 3, 4, vec![0, 1]);
     inp.weight = None;
-    assert_eq!(err("arcface", &inp), "arcface: needs the input tensor \"weight\"");
+    assert_eq!(
+        err("arcface", &inp),
+        "arcface: needs the input tensor \"weight\""
+    );
     inp.teacher_embeddings = None;
     assert!(err("ddl", &inp).contains("teacher_embeddings"));
 }
 
 #[test]
 fn unknown_names_and_values_are_errors_that_name_them() {
-    assert!(configure("arcfce", &[]).unwrap_err().to_string().contains("unknown loss \"arcfce\""));
+    assert!(configure("arcfce", &[])
+        .unwrap_err()
+        .to_string()
+        .contains("unknown loss \"arcfce\""));
     let p = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
-    let e = configure("arcface", &p("margin", "0.5")).unwrap_err().to_string();
-    assert!(e.contains("unknown parameter \"margin\"") && e.contains("s, m, gradient, fallback"), "{e}");
-    assert!(configure("arcface", &p("fallback", "sometimes")).unwrap_err().to_string().contains("one of threshold, easy_margin, none"));
+    let e = configure("arcface", &p("margin", "0.5"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("unknown parameter \"margin\"") && e.contains("s, m, gradient, fallback"),
+        "{e}"
+    );
+    assert!(configure("arcface", &p("fallback", "sometimes"))
+        .unwrap_err()
+        .to_string()
+        .contains("one of threshold, easy_margin, none"));
     assert!(configure("lsoftmax", &p("m", "2.5")).is_err());
     assert!(configure("lsoftmax", &p("m", "2.0")).is_ok());
     assert!(configure("triplet", &p("squared", "yes")).is_err());
@@ -85,7 +124,9 @@ fn unknown_names_and_values_are_errors_that_name_them() {
 #[test]
 fn the_pk_contract_names_a_class_with_one_sample() {
     assert!(check::every_class_has_a_pair("triplet", &[0, 0, 1, 1]).is_ok());
-    let msg = check::every_class_has_a_pair("triplet", &[0, 0, 7]).unwrap_err().to_string();
+    let msg = check::every_class_has_a_pair("triplet", &[0, 0, 7])
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("class 7 has one sample"), "{msg}");
 }
 

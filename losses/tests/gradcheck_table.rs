@@ -32,9 +32,16 @@ fn inputs(names: &[&str], rng: &mut Rng) -> Vec<Tensor> {
 }
 
 /// The loss `name` with `params`, as a function of the tensors `names`.
-fn registry_fn(name: &'static str, params: &'static [(&'static str, &'static str)], names: &'static [&'static str]) -> impl Fn(&[Tensor]) -> Result<Tensor> {
+fn registry_fn(
+    name: &'static str,
+    params: &'static [(&'static str, &'static str)],
+    names: &'static [&'static str],
+) -> impl Fn(&[Tensor]) -> Result<Tensor> {
     move |xs: &[Tensor]| {
-        let given: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let given: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let loss = configure(name, &given)?;
         let mut inp = LossInputs {
             embeddings: xs[0].clone(),
@@ -58,14 +65,23 @@ struct Row {
     f: Box<dyn Fn(&[Tensor]) -> Result<Tensor>>,
 }
 
-fn row(loss: &'static str, params: &'static [(&'static str, &'static str)], names: &'static [&'static str]) -> Row {
+fn row(
+    loss: &'static str,
+    params: &'static [(&'static str, &'static str)],
+    names: &'static [&'static str],
+) -> Row {
     let label = if params.is_empty() {
         loss.to_string()
     } else {
         let p: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
         format!("{loss} {}", p.join(" "))
     };
-    Row { label, loss, names, f: Box::new(registry_fn(loss, params, names)) }
+    Row {
+        label,
+        loss,
+        names,
+        f: Box::new(registry_fn(loss, params, names)),
+    }
 }
 
 const LINEAR: &[&str] = &["embeddings", "weight"];
@@ -84,8 +100,25 @@ fn table() -> Vec<Row> {
         row("contrastive", &[], PAIR),
         row("contrastive", &[("m_pos", "0.3"), ("m_neg", "1.2")], PAIR),
         row("triplet", &[], PAIR),
-        row("triplet", &[("mining", "all"), ("reduction", "mean"), ("squared", "false"), ("alpha", "0.5")], PAIR),
-        row("triplet", &[("mining", "batch_hard"), ("reduction", "avg_nonzero"), ("alpha", "1.0")], PAIR),
+        row(
+            "triplet",
+            &[
+                ("mining", "all"),
+                ("reduction", "mean"),
+                ("squared", "false"),
+                ("alpha", "0.5"),
+            ],
+            PAIR,
+        ),
+        row(
+            "triplet",
+            &[
+                ("mining", "batch_hard"),
+                ("reduction", "avg_nonzero"),
+                ("alpha", "1.0"),
+            ],
+            PAIR,
+        ),
         row("lsoftmax", &[], HEAD),
         row("lsoftmax", &[("m", "1")], HEAD),
         row("lsoftmax", &[("m", "2"), ("lambda", "2.0")], HEAD),
@@ -97,19 +130,39 @@ fn table() -> Vec<Row> {
         row("c_triplet", &[], HEAD),
         row("cosface", &[], HEAD),
         row("arcface", &[], HEAD),
-        row("arcface", &[("fallback", "easy_margin"), ("s", "30.0")], HEAD),
+        row(
+            "arcface",
+            &[("fallback", "easy_margin"), ("s", "30.0")],
+            HEAD,
+        ),
         row("arcface", &[("fallback", "none"), ("m", "0.3")], HEAD),
         row("combined", &[], HEAD),
-        row("combined", &[("m1", "0.9"), ("m2", "0.4"), ("m3", "0.15")], HEAD),
+        row(
+            "combined",
+            &[("m1", "0.9"), ("m2", "0.4"), ("m3", "0.15")],
+            HEAD,
+        ),
         row("center", &[], &["embeddings", "centers"]),
-        row("range", &[("m", "30.0"), ("alpha", "0.5"), ("beta", "0.5")], PAIR),
-        row("range", &[("squared", "false"), ("m", "3.0"), ("k", "3")], PAIR),
+        row(
+            "range",
+            &[("m", "30.0"), ("alpha", "0.5"), ("beta", "0.5")],
+            PAIR,
+        ),
+        row(
+            "range",
+            &[("squared", "false"), ("m", "3.0"), ("k", "3")],
+            PAIR,
+        ),
         row("sv_softmax", &[], HEAD),
         row("mv_am", &[], HEAD),
         row("mv_am", &[("adaptive", "false")], HEAD),
         row("mv_arc", &[], HEAD),
         row("ddl", &[], &["embeddings", "teacher_embeddings"]),
-        row("ddl", &[("tau", "0.2"), ("w_pos", "1.0"), ("w_neg", "1.0")], &["embeddings", "teacher_embeddings"]),
+        row(
+            "ddl",
+            &[("tau", "0.2"), ("w_pos", "1.0"), ("w_neg", "1.0")],
+            &["embeddings", "teacher_embeddings"],
+        ),
     ];
     rows.push(Row {
         label: "center (learnable centres)".into(),
@@ -128,12 +181,23 @@ fn main() {
     let mut worst = (0.0f64, String::new());
     for r in &rows {
         let xs = inputs(r.names, &mut rng);
-        let cfg = GradCheck { rtol: 1e-5, atol: 1e-8, ..GradCheck::default() };
+        let cfg = GradCheck {
+            rtol: 1e-5,
+            atol: 1e-8,
+            ..GradCheck::default()
+        };
         // The paper's centre loss gives the centres no gradient (they are state): check x only.
-        let wrt: Vec<bool> = r.names.iter().map(|&n| !(r.label == "center" && n == "centers")).collect();
+        let wrt: Vec<bool> = r
+            .names
+            .iter()
+            .map(|&n| !(r.label == "center" && n == "centers"))
+            .collect();
         match check_gradients_wrt(&r.f, &xs, &wrt, &cfg) {
             Ok(report) if report.max_abs_grad == 0.0 => {
-                failures.push(format!("{}: the gradient is all zeros, so the row checks nothing", r.label));
+                failures.push(format!(
+                    "{}: the gradient is all zeros, so the row checks nothing",
+                    r.label
+                ));
             }
             Ok(report) => {
                 covered.insert(r.loss);
@@ -144,7 +208,11 @@ fn main() {
             Err(e) => failures.push(format!("{}: {e}", r.label)),
         }
     }
-    let missing: Vec<&str> = LOSSES.iter().map(|s| s.name).filter(|n| !covered.contains(n)).collect();
+    let missing: Vec<&str> = LOSSES
+        .iter()
+        .map(|s| s.name)
+        .filter(|n| !covered.contains(n))
+        .collect();
     println!(
         "loss gradient check: {} of {} losses in {} rows; worst row {:?} used {:.3} of its tolerance budget",
         covered.len(),
@@ -153,6 +221,13 @@ fn main() {
         worst.1,
         worst.0
     );
-    assert!(failures.is_empty(), "gradient check failures:\n{}", failures.join("\n"));
-    assert!(missing.is_empty(), "losses with no gradient-check row: {missing:?}");
+    assert!(
+        failures.is_empty(),
+        "gradient check failures:\n{}",
+        failures.join("\n")
+    );
+    assert!(
+        missing.is_empty(),
+        "losses with no gradient-check row: {missing:?}"
+    );
 }

@@ -431,7 +431,10 @@ fn main() {
     for r in &rows {
         match check_gradients_wrt(&r.f, &r.inputs, &r.wrt, &r.cfg) {
             Ok(report) if report.max_abs_grad == 0.0 => {
-                failures.push(format!("{}: the gradient is all zeros, so the row checks nothing", r.name));
+                failures.push(format!(
+                    "{}: the gradient is all zeros, so the row checks nothing",
+                    r.name
+                ));
             }
             Ok(report) => {
                 covered.extend(report.ops.iter().copied());
