@@ -10,3 +10,5 @@ pub mod gemm;
 pub mod movement;
 pub mod reduce;
 pub mod softmax;
+#[cfg(test)]
+pub(crate) mod testutil;
