@@ -12,6 +12,9 @@
 //! Cases and FLOP conventions are the peers': GEMM 2mnk; conv 2·N·Cout·Ho·Wo·Cin·K², and
 //! fwd+bwd (dX and dW) counts 3x the forward.
 
+use anglegrad_kernels::cpu::conv::{
+    conv2d_backward_data, conv2d_backward_weight, conv2d_forward, Conv2dParams,
+};
 use anglegrad_kernels::cpu::gemm::{gemm, GemmShape};
 use std::time::Instant;
 
@@ -52,6 +55,7 @@ fn main() -> anyhow::Result<()> {
     };
     pool.install(|| {
         gemm_cases(threads, &want);
+        conv_cases(threads, &want);
     });
     Ok(())
 }
@@ -161,5 +165,56 @@ fn gemm_cases(threads: usize, want: &dyn Fn(&str, &str) -> bool) {
         let mut c = vec![0.0f32; m * n];
         let ms = time_ms(|| gemm(&s, 1.0, &a, &b, 0.0, &mut c), 0.8, 200);
         emit("gemm", &name, threads, &ms, s.flops(), "");
+    }
+}
+
+/// The peers' conv2d cases (py/bench_conv.py): ResNet layer shapes, batch 32, no bias;
+/// fwd+bwd computes y, dx and dw (the peers' loss = y.sum() makes dy all ones).
+fn conv_cases(threads: usize, want: &dyn Fn(&str, &str) -> bool) {
+    const SHAPES: [(&str, usize, usize, usize, usize, usize, usize); 5] = [
+        ("3->64 7x7 s2 @112", 3, 64, 112, 7, 2, 3),
+        ("64->64 3x3 @56", 64, 64, 56, 3, 1, 1),
+        ("128->128 3x3 @28", 128, 128, 28, 3, 1, 1),
+        ("256->256 3x3 @14", 256, 256, 14, 3, 1, 1),
+        ("512->512 3x3 @7", 512, 512, 7, 3, 1, 1),
+    ];
+    for (name, cin, cout, hw, k, s, pad) in SHAPES {
+        let case = format!("conv2d {name} b32");
+        let p = Conv2dParams::square(32, cin, hw, cout, k, s, pad);
+        let x = data(p.x_len(), 3);
+        let w: Vec<f32> = data(p.w_len(), 4).iter().map(|v| v * 0.05).collect();
+        let mut y = vec![0.0f32; p.y_len()];
+        if want("conv", &format!("{case} fwd")) {
+            let ms = time_ms(|| conv2d_forward(&p, &x, &w, None, &mut y), 2.5, 20);
+            emit(
+                "conv",
+                &format!("{case} fwd"),
+                threads,
+                &ms,
+                p.flops(),
+                ", \"pass\": \"fwd\"",
+            );
+        }
+        if want("conv", &format!("{case} fwd+bwd")) {
+            let dy = vec![1.0f32; p.y_len()];
+            let mut dx = vec![0.0f32; p.x_len()];
+            let mut dw = vec![0.0f32; p.w_len()];
+            let step = || {
+                conv2d_forward(&p, &x, &w, None, &mut y);
+                conv2d_backward_data(&p, &dy, &w, &mut dx);
+                conv2d_backward_weight(&p, &x, &dy, &mut dw);
+            };
+            let mut step = step;
+            let ms = time_ms(&mut step, 2.5, 20);
+            let extra = ", \"pass\": \"fwd+bwd (dX,dW)\"";
+            emit(
+                "conv",
+                &format!("{case} fwd+bwd"),
+                threads,
+                &ms,
+                3.0 * p.flops(),
+                extra,
+            );
+        }
     }
 }

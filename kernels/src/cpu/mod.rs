@@ -5,6 +5,7 @@
 //! beside it as the reference (`*_ref`), used by the tests as the oracle.
 
 pub mod broadcast;
+pub mod conv;
 pub mod elementwise;
 pub mod gemm;
 pub mod movement;

@@ -6,7 +6,6 @@
 
 use super::microkernel::{MicroKernel, ScalarKernel};
 use super::pack::{pack_a, pack_b, Operand};
-use super::GemmShape;
 use crate::Float;
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -29,57 +28,156 @@ pub(crate) enum Threads {
     One,
 }
 
-pub(crate) fn gemm_f32(
-    s: &GemmShape,
-    alpha: f32,
-    a: &[f32],
-    b: &[f32],
-    beta: f32,
-    c: &mut [f32],
-    threads: Threads,
-) {
-    if trivial(s, alpha, beta, c) {
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if let Some(kernel) = super::microkernel::Avx2F32::detect() {
-        return gemm_packed(kernel, s, alpha, a, b, beta, c, threads);
-    }
-    gemm_packed(ScalarKernel, s, alpha, a, b, beta, c, threads);
+/// Element types with a packed GEMM path (f32, f64): picks the micro-kernel for this CPU.
+pub(crate) trait GemmElem: Scratch {
+    /// Calls `user.run(kernel)` with the best kernel this CPU supports.
+    fn dispatch<U: KernelUser<Self>>(user: U) -> U::Out;
 }
 
-pub(crate) fn gemm_f64(
-    s: &GemmShape,
-    alpha: f64,
-    a: &[f64],
-    b: &[f64],
-    beta: f64,
-    c: &mut [f64],
-    threads: Threads,
-) {
-    if trivial(s, alpha, beta, c) {
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    if let Some(kernel) = super::microkernel::Avx2F64::detect() {
-        return gemm_packed(kernel, s, alpha, a, b, beta, c, threads);
-    }
-    gemm_packed(ScalarKernel, s, alpha, a, b, beta, c, threads);
+/// Code that is generic over the micro-kernel (a closure that takes a type parameter).
+pub(crate) trait KernelUser<T: Float> {
+    type Out;
+    fn run<K: MicroKernel<T>>(self, kernel: K) -> Self::Out;
 }
 
-/// Handles the cases with nothing to multiply: an empty C, or alpha = 0 / k = 0, where
-/// C = beta·C and A, B are not read. Returns true when it did the whole job.
-fn trivial<T: Float>(s: &GemmShape, alpha: T, beta: T, c: &mut [T]) -> bool {
-    if s.m == 0 || s.n == 0 {
-        return true;
+impl GemmElem for f32 {
+    fn dispatch<U: KernelUser<f32>>(user: U) -> U::Out {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(kernel) = super::microkernel::Avx2F32::detect() {
+            return user.run(kernel);
+        }
+        user.run(ScalarKernel)
     }
-    if alpha != T::ZERO && s.k > 0 {
-        return false;
+}
+
+impl GemmElem for f64 {
+    fn dispatch<U: KernelUser<f64>>(user: U) -> U::Out {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(kernel) = super::microkernel::Avx2F64::detect() {
+            return user.run(kernel);
+        }
+        user.run(ScalarKernel)
     }
-    for i in 0..s.m {
-        scale_row(&mut c[i * s.ldc..i * s.ldc + s.n], beta);
+}
+
+/// The A operand: a matrix to pack block by block, or one packed in advance (a convolution's
+/// weights, packed once and reused for every image).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ASource<'a, T> {
+    Matrix(Operand<'a, T>),
+    Packed(&'a PackedA<T>),
+}
+
+/// op(A) [m, k] packed whole, in the layout the driver would produce block by block: for each
+/// KC-slice q of k, the ceil(m / MR) slivers of that slice, each `kc x MR`.
+#[derive(Clone, Debug)]
+pub(crate) struct PackedA<T> {
+    data: Vec<T>,
+    m: usize,
+    k: usize,
+    mr: usize,
+    kc: usize,
+}
+
+impl<T: GemmElem> PackedA<T> {
+    /// Packs op(A) [m, k] for the kernel this CPU will use.
+    pub fn new(a: Operand<'_, T>, m: usize, k: usize) -> Self {
+        struct Packer<'a, T>(Operand<'a, T>, usize, usize);
+        impl<T: GemmElem> KernelUser<T> for Packer<'_, T> {
+            type Out = PackedA<T>;
+            fn run<K: MicroKernel<T>>(self, _kernel: K) -> PackedA<T> {
+                let Packer(a, m, k) = self;
+                let slivers = m.div_ceil(K::MR);
+                let mut data = vec![T::ZERO; slivers * K::MR * k];
+                for pc in (0..k).step_by(K::KC) {
+                    let kc = K::KC.min(k - pc);
+                    let block = &mut data[pc * slivers * K::MR..][..slivers * K::MR * kc];
+                    pack_a(a, 0, m, pc, kc, block, K::MR);
+                }
+                PackedA {
+                    data,
+                    m,
+                    k,
+                    mr: K::MR,
+                    kc: K::KC,
+                }
+            }
+        }
+        T::dispatch(Packer(a, m, k))
     }
-    true
+}
+
+impl<T> PackedA<T> {
+    /// The packed slivers of rows `ic..` (a multiple of MR) in the k-slice starting at `pc`.
+    fn block(&self, ic: usize, pc: usize, kc: usize) -> &[T] {
+        let slivers = self.m.div_ceil(self.mr);
+        &self.data[pc * slivers * self.mr + ic * kc..]
+    }
+}
+
+/// C[m, n] (row stride ldc) = alpha·op(A)·op(B) + beta·C on the packed path of this CPU's
+/// kernel (tiny problems with a plain A go to the loops of [`gemm_small`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_fast<T: GemmElem>(
+    (m, n, k): (usize, usize, usize),
+    alpha: T,
+    a: ASource<'_, T>,
+    b: Operand<'_, T>,
+    beta: T,
+    c: &mut [T],
+    ldc: usize,
+    threads: Threads,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if alpha == T::ZERO || k == 0 {
+        for i in 0..m {
+            scale_row(&mut c[i * ldc..i * ldc + n], beta);
+        }
+        return;
+    }
+    if let ASource::Matrix(a) = a {
+        if m * n * k < SMALL_MNK || m == 1 || n == 1 {
+            return gemm_small((m, n, k), alpha, a, b, beta, c, ldc);
+        }
+    }
+    struct Run<'a, 'c, T> {
+        dims: (usize, usize, usize),
+        alpha: T,
+        a: ASource<'a, T>,
+        b: Operand<'a, T>,
+        beta: T,
+        c: &'c mut [T],
+        ldc: usize,
+        threads: Threads,
+    }
+    impl<T: GemmElem> KernelUser<T> for Run<'_, '_, T> {
+        type Out = ();
+        fn run<K: MicroKernel<T>>(self, kernel: K) {
+            gemm_packed(
+                kernel,
+                self.dims,
+                self.alpha,
+                self.a,
+                self.b,
+                self.beta,
+                self.c,
+                self.ldc,
+                self.threads,
+            );
+        }
+    }
+    T::dispatch(Run {
+        dims: (m, n, k),
+        alpha,
+        a,
+        b,
+        beta,
+        c,
+        ldc,
+        threads,
+    });
 }
 
 /// row = beta·row, with beta = 0 writing zeros without reading (BLAS semantics).
@@ -92,33 +190,41 @@ fn scale_row<T: Float>(row: &mut [T], beta: T) {
 }
 
 /// Tiny products: loops on the operands in place, no packing and no threads.
-fn gemm_small<T: Float>(s: &GemmShape, alpha: T, a: &[T], b: &[T], beta: T, c: &mut [T]) {
+fn gemm_small<T: Float>(
+    (m, n, k): (usize, usize, usize),
+    alpha: T,
+    a: Operand<'_, T>,
+    b: Operand<'_, T>,
+    beta: T,
+    c: &mut [T],
+    ldc: usize,
+) {
     let a_at = |i: usize, p: usize| {
-        if s.trans_a {
-            a[p * s.lda + i]
+        if a.trans {
+            a.data[a.start(p) + i]
         } else {
-            a[i * s.lda + p]
+            a.data[a.start(i) + p]
         }
     };
-    for i in 0..s.m {
-        let c_row = &mut c[i * s.ldc..i * s.ldc + s.n];
+    for i in 0..m {
+        let c_row = &mut c[i * ldc..i * ldc + n];
         scale_row(c_row, beta);
-        if s.trans_b {
-            // C[i, j] += alpha · Σ_p A(i, p) · b[j, p]: dot products over rows of b.
+        if b.trans {
+            // C[i, j] += alpha · Σ_p A(i, p) · B[j, p]: dot products over stored lines of B.
             for (j, cv) in c_row.iter_mut().enumerate() {
-                let b_row = &b[j * s.ldb..j * s.ldb + s.k];
+                let b_line = &b.data[b.start(j)..][..k];
                 let mut acc = T::ZERO;
-                for (p, &bv) in b_row.iter().enumerate() {
+                for (p, &bv) in b_line.iter().enumerate() {
                     acc += a_at(i, p) * bv;
                 }
                 *cv += alpha * acc;
             }
         } else {
-            // C[i, :] += alpha · A(i, p) · b[p, :]: row updates the compiler vectorises.
-            for p in 0..s.k {
+            // C[i, :] += alpha · A(i, p) · B[p, :]: row updates the compiler vectorises.
+            for p in 0..k {
                 let av = alpha * a_at(i, p);
-                let b_row = &b[p * s.ldb..p * s.ldb + s.n];
-                for (cv, &bv) in c_row.iter_mut().zip(b_row) {
+                let b_line = &b.data[b.start(p)..][..n];
+                for (cv, &bv) in c_row.iter_mut().zip(b_line) {
                     *cv += av * bv;
                 }
             }
@@ -130,28 +236,21 @@ fn gemm_small<T: Float>(s: &GemmShape, alpha: T, a: &[T], b: &[T], beta: T, c: &
 #[allow(clippy::too_many_arguments)]
 pub(super) fn gemm_packed<T: Scratch, K: MicroKernel<T>>(
     kernel: K,
-    s: &GemmShape,
+    (m, n, k): (usize, usize, usize),
     alpha: T,
-    a: &[T],
-    b: &[T],
+    a: ASource<'_, T>,
+    b: Operand<'_, T>,
     beta: T,
     c: &mut [T],
+    ldc: usize,
     threads: Threads,
 ) {
-    let (m, n, k) = (s.m, s.n, s.k);
-    if m * n * k < SMALL_MNK || m == 1 || n == 1 {
-        return gemm_small(s, alpha, a, b, beta, c);
+    if let ASource::Packed(p) = a {
+        assert!(
+            p.mr == K::MR && p.kc == K::KC && p.m == m && p.k == k,
+            "gemm: A was packed for another kernel or shape"
+        );
     }
-    let a = Operand {
-        data: a,
-        ld: s.lda,
-        trans: s.trans_a,
-    };
-    let b = Operand {
-        data: b,
-        ld: s.ldb,
-        trans: s.trans_b,
-    };
     let c_ptr = CPtr(c.as_mut_ptr());
     let want = match threads {
         Threads::One => 1,
@@ -164,8 +263,8 @@ pub(super) fn gemm_packed<T: Scratch, K: MicroKernel<T>>(
     let run = |t: usize| {
         let (rows, cols) = (row_parts[t / tn].clone(), col_parts[t % tn].clone());
         // SAFETY: the rectangles rows x cols of the tasks are disjoint and inside C (the entry
-        // point checked c.len() against m, n, ldc), and `c` stays borrowed for the whole call.
-        unsafe { gemm_rectangle(kernel, s.ldc, alpha, a, b, beta, c_ptr, rows, cols, k) };
+        // points checked c.len() against m, n, ldc), and `c` stays borrowed for the whole call.
+        unsafe { gemm_rectangle(kernel, ldc, alpha, a, b, beta, c_ptr, rows, cols, k) };
     };
     if tm * tn == 1 {
         run(0);
@@ -192,7 +291,7 @@ unsafe fn gemm_rectangle<T: Scratch, K: MicroKernel<T>>(
     kernel: K,
     ldc: usize,
     alpha: T,
-    a: Operand<'_, T>,
+    a: ASource<'_, T>,
     b: Operand<'_, T>,
     beta: T,
     c: CPtr<T>,
@@ -207,7 +306,11 @@ unsafe fn gemm_rectangle<T: Scratch, K: MicroKernel<T>>(
     let nc_max = K::NC.min(cols.len().next_multiple_of(nr));
     let kc_max = K::KC.min(k);
     let b_len = nc_max.div_ceil(nr) * nr * kc_max;
-    let a_len = mc_max * kc_max;
+    let a_len = if matches!(a, ASource::Packed(_)) {
+        0
+    } else {
+        mc_max * kc_max
+    };
     T::with_scratch(b_len.next_multiple_of(16) + a_len, |buf| {
         let (b_packed, a_packed) = buf.split_at_mut(b_len.next_multiple_of(16));
         for jc in cols.clone().step_by(K::NC) {
@@ -219,11 +322,17 @@ unsafe fn gemm_rectangle<T: Scratch, K: MicroKernel<T>>(
                 let beta_pc = if pc == 0 { beta } else { T::ONE };
                 for ic in rows.clone().step_by(mc_max) {
                     let mc = mc_max.min(rows.end - ic);
-                    pack_a(a, ic, mc, pc, kc, a_packed, mr);
+                    let a_block: &[T] = match a {
+                        ASource::Matrix(a) => {
+                            pack_a(a, ic, mc, pc, kc, a_packed, mr);
+                            a_packed
+                        }
+                        ASource::Packed(p) => p.block(ic, pc, kc),
+                    };
                     for jr in (0..nc).step_by(nr) {
                         let b_sliver = b_packed[jr * kc..].as_ptr();
                         for ir in (0..mc).step_by(mr) {
-                            let a_sliver = a_packed[ir * kc..].as_ptr();
+                            let a_sliver = a_block[ir * kc..].as_ptr();
                             // SAFETY: the tile starts inside this task's rectangle.
                             let c_tile = unsafe { c.0.add((ic + ir) * ldc + jc + jr) };
                             let (h, w) = (mr.min(mc - ir), nr.min(nc - jr));
@@ -333,7 +442,7 @@ fn split(len: usize, unit: usize, parts: usize) -> Vec<Range<usize>> {
 
 /// Element types with per-thread packing buffers, reused across calls (a fresh 4 MiB buffer
 /// per call would cost page faults on every GEMM).
-pub(super) trait Scratch: Float {
+pub(crate) trait Scratch: Float {
     /// Runs `f` on a 64-byte aligned buffer of `len` elements (contents unspecified).
     fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
 }

@@ -12,7 +12,7 @@
 use crate::Float;
 
 /// A micro-kernel and the cache blocking that feeds it.
-pub(super) trait MicroKernel<T: Float>: Copy + Send + Sync {
+pub(crate) trait MicroKernel<T: Float>: Copy + Send + Sync {
     /// Rows of the register tile (height of an A~ sliver).
     const MR: usize;
     /// Columns of the register tile (width of a B~ sliver).

@@ -47,6 +47,9 @@
 mod driver;
 mod microkernel;
 mod pack;
+
+pub(crate) use driver::{gemm_fast, ASource, GemmElem, PackedA, Threads};
+pub(crate) use pack::Operand;
 #[cfg(test)]
 mod tests;
 
@@ -131,14 +134,28 @@ fn gemm_with<T: Float>(
     check_args(s, a, b, c);
     if let (Some(a), Some(b), Some(c)) = (T::slice_f32(a), T::slice_f32(b), T::slice_f32_mut(c)) {
         let (alpha, beta) = (alpha.to_f64() as f32, beta.to_f64() as f32);
-        driver::gemm_f32(s, alpha, a, b, beta, c, threads);
+        gemm_elem(s, alpha, a, b, beta, c, threads);
     } else if let (Some(a), Some(b), Some(c)) =
         (T::slice_f64(a), T::slice_f64(b), T::slice_f64_mut(c))
     {
-        driver::gemm_f64(s, alpha.to_f64(), a, b, beta.to_f64(), c, threads);
+        gemm_elem(s, alpha.to_f64(), a, b, beta.to_f64(), c, threads);
     } else {
         gemm_ref(s, alpha, a, b, beta, c);
     }
+}
+
+fn gemm_elem<T: GemmElem>(
+    s: &GemmShape,
+    alpha: T,
+    a: &[T],
+    b: &[T],
+    beta: T,
+    c: &mut [T],
+    threads: driver::Threads,
+) {
+    let a = ASource::Matrix(Operand::dense(a, s.lda, s.trans_a));
+    let b = Operand::dense(b, s.ldb, s.trans_b);
+    driver::gemm_fast((s.m, s.n, s.k), alpha, a, b, beta, c, s.ldc, threads);
 }
 
 /// The preconditions of every GEMM: buffers long enough, leading dimensions wide enough.

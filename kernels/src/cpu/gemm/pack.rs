@@ -12,17 +12,44 @@
 
 use crate::Float;
 
-/// Where a block of an operand sits in its buffer: `op(X)[row, col]` is at
-/// `x[row * ld + col]` when not transposed and `x[col * ld + row]` when transposed.
+/// Where an operand's numbers sit in its buffer. The stored matrix X has *lines* (rows, or
+/// columns when `trans`), each contiguous: line `l` starts at `l * ld`, or at `offsets[l]` when
+/// offsets are given. So `op(X)[r, c]` is at `start(r) + c` when not transposed and at
+/// `start(c) + r` when transposed.
+///
+/// Offsets let a convolution hand its input to the GEMM without an im2col copy: every row of
+/// the im2col matrix is a contiguous, shifted window of the (padded) image (see `conv`).
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Operand<'a, T> {
+pub(crate) struct Operand<'a, T> {
     pub data: &'a [T],
     pub ld: usize,
     pub trans: bool,
+    pub offsets: Option<&'a [usize]>,
+}
+
+impl<'a, T> Operand<'a, T> {
+    /// A dense matrix with row stride `ld`.
+    pub fn dense(data: &'a [T], ld: usize, trans: bool) -> Self {
+        Operand {
+            data,
+            ld,
+            trans,
+            offsets: None,
+        }
+    }
+
+    /// Start of stored line `l`.
+    #[inline(always)]
+    pub fn start(&self, l: usize) -> usize {
+        match self.offsets {
+            Some(o) => o[l],
+            None => l * self.ld,
+        }
+    }
 }
 
 /// Packs `op(A)[i0..i0+mc, p0..p0+kc]` into `dst` as mr-tall slivers (see the module legend).
-pub(super) fn pack_a<T: Float>(
+pub(crate) fn pack_a<T: Float>(
     a: Operand<'_, T>,
     i0: usize,
     mc: usize,
@@ -39,7 +66,7 @@ pub(super) fn pack_a<T: Float>(
         if a.trans {
             // op(A)[i, p] = a[p·ld + i]: for each p the mr values are contiguous.
             for (p, out) in sliver.chunks_exact_mut(mr).enumerate() {
-                let src = &a.data[(p0 + p) * a.ld + row0..][..rows];
+                let src = &a.data[a.start(p0 + p) + row0..][..rows];
                 out[..rows].copy_from_slice(src);
                 out[rows..].fill(T::ZERO);
             }
@@ -47,7 +74,7 @@ pub(super) fn pack_a<T: Float>(
             // op(A)[i, p] = a[i·ld + p]: each row of the sliver is contiguous; write it with
             // stride mr (the sliver is small enough to stay in L1 while we do).
             for r in 0..rows {
-                let src = &a.data[(row0 + r) * a.ld + p0..][..kc];
+                let src = &a.data[a.start(row0 + r) + p0..][..kc];
                 for (out, &v) in sliver[r..].iter_mut().step_by(mr).zip(src) {
                     *out = v;
                 }
@@ -62,7 +89,7 @@ pub(super) fn pack_a<T: Float>(
 }
 
 /// Packs `op(B)[p0..p0+kc, j0..j0+nc]` into `dst` as nr-wide slivers (see the module legend).
-pub(super) fn pack_b<T: Float>(
+pub(crate) fn pack_b<T: Float>(
     b: Operand<'_, T>,
     p0: usize,
     kc: usize,
@@ -79,7 +106,7 @@ pub(super) fn pack_b<T: Float>(
 }
 
 /// One `kc x nr` sliver of B~ starting at column `col0`, `cols` of them valid.
-pub(super) fn pack_b_sliver<T: Float>(
+pub(crate) fn pack_b_sliver<T: Float>(
     b: Operand<'_, T>,
     p0: usize,
     kc: usize,
@@ -91,14 +118,14 @@ pub(super) fn pack_b_sliver<T: Float>(
     if !b.trans {
         // op(B)[p, j] = b[p·ld + j]: nr contiguous values per p.
         for (p, out) in sliver.chunks_exact_mut(nr).take(kc).enumerate() {
-            let src = &b.data[(p0 + p) * b.ld + col0..][..cols];
+            let src = &b.data[b.start(p0 + p) + col0..][..cols];
             out[..cols].copy_from_slice(src);
             out[cols..].fill(T::ZERO);
         }
     } else {
         // op(B)[p, j] = b[j·ld + p]: column j of the sliver is a contiguous row of b.
         for c in 0..cols {
-            let src = &b.data[(col0 + c) * b.ld + p0..][..kc];
+            let src = &b.data[b.start(col0 + c) + p0..][..kc];
             for (out, &v) in sliver[c..].iter_mut().step_by(nr).zip(src) {
                 *out = v;
             }

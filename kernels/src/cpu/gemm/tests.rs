@@ -5,7 +5,7 @@
 //! every k: f32 1e-5 and f64 1e-13 for the main tests (the bound γ_k = k·eps is 1.2e-4 and 2.3e-13 at k = 1031;
 //! observed errors are ~sqrt(k)·eps, far inside). The reference runs in f64.
 
-use super::driver::{gemm_packed, Threads};
+use super::driver::{gemm_packed, Scratch};
 use super::microkernel::ScalarKernel;
 use super::*;
 use crate::cpu::testutil::{pool, Report, Rng};
@@ -159,11 +159,29 @@ fn gemm_threaded_matches_reference() {
 fn portable_kernel_matches_reference() {
     // The path a CPU without AVX2 takes, exercised on this one too.
     all_cases::<f32>("gemm f32 portable kernel", 1e-4, &|s, al, a, b, be, c| {
-        gemm_packed(ScalarKernel, s, al, a, b, be, c, Threads::One)
+        portable(s, al, a, b, be, c)
     });
     all_cases::<f64>("gemm f64 portable kernel", 1e-12, &|s, al, a, b, be, c| {
-        gemm_packed(ScalarKernel, s, al, a, b, be, c, Threads::One)
+        portable(s, al, a, b, be, c)
     });
+}
+
+/// The packed path with the portable kernel, whatever this CPU has.
+fn portable<T: Scratch>(s: &GemmShape, alpha: T, a: &[T], b: &[T], beta: T, c: &mut [T]) {
+    let a = ASource::Matrix(Operand::dense(a, s.lda, s.trans_a));
+    let b = Operand::dense(b, s.ldb, s.trans_b);
+    let dims = (s.m, s.n, s.k);
+    gemm_packed(
+        ScalarKernel,
+        dims,
+        alpha,
+        a,
+        b,
+        beta,
+        c,
+        s.ldc,
+        Threads::One,
+    );
 }
 
 #[test]
