@@ -82,13 +82,14 @@ impl Report {
 
     /// Prints the report and fails if the worst error is over the tolerance.
     pub fn finish(self) {
+        let used = if self.tol > 0.0 {
+            format!("{:.1}% used", 100.0 * self.worst / self.tol)
+        } else {
+            "must be exact".to_string()
+        };
         println!(
-            "{}: worst error {:.3e} at {} (tolerance {:.1e}, {:.1}% used)",
-            self.name,
-            self.worst,
-            self.at,
-            self.tol,
-            100.0 * self.worst / self.tol
+            "{}: worst error {:.3e} at {} (tolerance {:.1e}, {used})",
+            self.name, self.worst, self.at, self.tol
         );
         assert!(
             self.worst <= self.tol,
