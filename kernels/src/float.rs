@@ -69,6 +69,27 @@ pub trait Float:
             other
         }
     }
+    /// This slice seen as `f32`, when `Self` is `f32` (else `None`). Fast kernels exist per
+    /// concrete type; generic entry points use these views to dispatch to them without `unsafe`.
+    fn slice_f32(s: &[Self]) -> Option<&[f32]> {
+        let _ = s;
+        None
+    }
+    /// Mutable twin of [`Float::slice_f32`].
+    fn slice_f32_mut(s: &mut [Self]) -> Option<&mut [f32]> {
+        let _ = s;
+        None
+    }
+    /// This slice seen as `f64`, when `Self` is `f64` (else `None`).
+    fn slice_f64(s: &[Self]) -> Option<&[f64]> {
+        let _ = s;
+        None
+    }
+    /// Mutable twin of [`Float::slice_f64`].
+    fn slice_f64_mut(s: &mut [Self]) -> Option<&mut [f64]> {
+        let _ = s;
+        None
+    }
     /// Minimum with the same NaN rule as [`Float::max_nan`].
     fn min_nan(self, other: Self) -> Self {
         if self.is_nan() || other.is_nan() {
@@ -82,8 +103,16 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ty) => {
+    ($t:ty, $view:ident, $view_mut:ident) => {
         impl Float for $t {
+            #[inline(always)]
+            fn $view(s: &[Self]) -> Option<&[$t]> {
+                Some(s)
+            }
+            #[inline(always)]
+            fn $view_mut(s: &mut [Self]) -> Option<&mut [$t]> {
+                Some(s)
+            }
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const EPSILON: Self = <$t>::EPSILON;
@@ -155,5 +184,5 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32);
-impl_float!(f64);
+impl_float!(f32, slice_f32, slice_f32_mut);
+impl_float!(f64, slice_f64, slice_f64_mut);

@@ -4,9 +4,16 @@
 //! exists (SIMD, threads) the entry point dispatches to it and the plain scalar version stays
 //! beside it as the reference (`*_ref`), used by the tests as the oracle.
 
+pub mod batchnorm;
 pub mod broadcast;
+pub mod conv;
+pub mod dropout;
 pub mod elementwise;
 pub mod gemm;
 pub mod movement;
+pub mod pool;
+pub mod prelu;
 pub mod reduce;
 pub mod softmax;
+#[cfg(test)]
+pub(crate) mod testutil;

@@ -7,6 +7,25 @@
 use super::broadcast::{broadcast_strides, BroadcastWalk};
 use crate::Float;
 
+/// Σ x, with eight partial sums: the compiler turns them into SIMD lanes (a single running sum
+/// is a serial dependency chain it may not reorder), and pairwise-ish summing is more accurate.
+pub fn sum_slice<T: Float>(x: &[T]) -> T {
+    let mut acc = [T::ZERO; 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (a, &v) in acc.iter_mut().zip(c) {
+            *a += v;
+        }
+    }
+    let mut total =
+        ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for &v in tail {
+        total += v;
+    }
+    total
+}
+
 /// out[o, i] = Σ_l x[o, l, i].
 pub fn sum_axis<T: Float>(x: &[T], outer: usize, len: usize, inner: usize, out: &mut [T]) {
     assert_eq!(x.len(), outer * len * inner);

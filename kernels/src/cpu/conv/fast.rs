@@ -1,0 +1,389 @@
+//! Convolution as GEMM, with the im2col matrix packed straight from the image.
+//!
+//! Shape legend: as in [`super`]; per image and group g:
+//! y_g [Cout/G, Ho·Wo] = W_g [Cout/G, K] · col [K, Ho·Wo], K = Cin/G·KH·KW.
+//!
+//! **Stride 1 (implicit im2col).** Pad the image once to xp [Cin, Hp, Wp]. Compute the output on
+//! the padded width, i.e. for columns j = oh·Wp + ow with ow < Wp (the columns ow >= Wo are
+//! junk and dropped). Then row (ci, kh, kw) of col is
+//!   col[(ci, kh, kw), j] = xp[ci, oh + kh·dh, ow + kw·dw] = xp_flat[off(ci, kh, kw) + j],
+//!   off(ci, kh, kw) = ci·Hp·Wp + kh·dh·Wp + kw·dw,
+//! a *contiguous window* of the padded image: the GEMM's B operand is "row r starts at off[r]",
+//! which its packing reads as fast as a dense matrix. No col is ever written; the price is
+//! (Wp - Wo)/Wp wasted columns (3% for 3x3 at 56x56). A 1x1 convolution is a plain GEMM.
+//! Backward-weight is the same trick with the roles turned: dW_g += dy_g · colᵀ, where colᵀ is
+//! the transposed view of the same windows. Backward-data is a forward convolution of dy with
+//! the flipped, transposed kernel and padding dh·(KH-1) - ph.
+//!
+//! **Stride > 1** (stems, downsampling): an explicit im2col per image and group, then GEMM;
+//! backward-data as GEMM Wᵀ·dy then col2im.
+//!
+//! Threads: images are spread over the rayon pool (one serial GEMM per image) when there are
+//! at least as many images as threads; otherwise each GEMM is threaded.
+
+use super::{col2im, im2col, Conv2dParams};
+use crate::cpu::gemm::{gemm_fast, ASource, GemmElem, Operand, PackedA, Threads};
+use rayon::prelude::*;
+
+/// Runs `f(image, out_image, scratch, gemm_threads)` for every image, in parallel over images
+/// when that keeps every thread busy.
+fn for_each_image<T: GemmElem>(
+    n: usize,
+    out: &mut [T],
+    f: impl Fn(usize, &mut [T], &mut Vec<T>, Threads) + Sync,
+) {
+    if n == 0 || out.is_empty() {
+        return;
+    }
+    let chunk = out.len() / n;
+    let threads = rayon::current_num_threads();
+    if threads > 1 && n >= threads {
+        out.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each_init(Vec::new, |buf, (i, o)| f(i, o, buf, Threads::One));
+    } else {
+        let mut buf = Vec::new();
+        for (i, o) in out.chunks_mut(chunk).enumerate() {
+            f(i, o, &mut buf, Threads::Pool);
+        }
+    }
+}
+
+/// Gives `len` elements of scratch out of `buf` (grown when needed; contents unspecified).
+fn scratch<T: GemmElem>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
+    if buf.len() < len {
+        buf.resize(len, T::ZERO);
+    }
+    &mut buf[..len]
+}
+
+/// Geometry of the stride-1 implicit im2col.
+struct Padded {
+    hp: usize,
+    wp: usize,
+    /// Columns computed per image: (Ho - 1)·Wp + Wo (the last row's junk is not needed).
+    cols: usize,
+    /// off[g][r]: start of im2col row r of group g in the padded image.
+    offsets: Vec<Vec<usize>>,
+}
+
+impl Padded {
+    fn new(p: &Conv2dParams) -> Self {
+        let (hp, wp) = (p.h + 2 * p.pad.0, p.w + 2 * p.pad.1);
+        let cols = (p.out_h() - 1) * wp + p.out_w();
+        let offsets = (0..p.groups)
+            .map(|g| {
+                let mut o = Vec::with_capacity(p.k_len());
+                for ci in 0..p.c_in_g() {
+                    for kh in 0..p.kh {
+                        for kw in 0..p.kw {
+                            o.push(
+                                (g * p.c_in_g() + ci) * hp * wp
+                                    + kh * p.dilation.0 * wp
+                                    + kw * p.dilation.1,
+                            );
+                        }
+                    }
+                }
+                o
+            })
+            .collect();
+        Padded {
+            hp,
+            wp,
+            cols,
+            offsets,
+        }
+    }
+
+    fn needs_copy(&self, p: &Conv2dParams) -> bool {
+        p.pad != (0, 0)
+    }
+
+    /// Copies one image [Cin, H, W] into the zero-padded xp [Cin, Hp, Wp].
+    fn pad_image<T: GemmElem>(&self, p: &Conv2dParams, x_img: &[T], xp: &mut [T]) {
+        let (ph, pw) = p.pad;
+        for (src, dst) in x_img
+            .chunks_exact(p.h * p.w)
+            .zip(xp.chunks_exact_mut(self.hp * self.wp))
+        {
+            dst[..ph * self.wp].fill(T::ZERO);
+            dst[(ph + p.h) * self.wp..].fill(T::ZERO);
+            for (s_row, d_row) in src
+                .chunks_exact(p.w)
+                .zip(dst[ph * self.wp..].chunks_exact_mut(self.wp))
+            {
+                d_row[..pw].fill(T::ZERO);
+                d_row[pw..pw + p.w].copy_from_slice(s_row);
+                d_row[pw + p.w..].fill(T::ZERO);
+            }
+        }
+    }
+}
+
+/// Weights of each group packed once for all images: op(A) = W_g [Cout/G, K], or its
+/// transpose W_gᵀ [K, Cout/G] for backward-data.
+fn pack_weights<T: GemmElem>(p: &Conv2dParams, w: &[T], transpose: bool) -> Vec<PackedA<T>> {
+    let (k, cog) = (p.k_len(), p.c_out_g());
+    (0..p.groups)
+        .map(|g| {
+            let w_g = &w[g * cog * k..][..cog * k];
+            if transpose {
+                PackedA::new(Operand::dense(w_g, k, true), k, cog)
+            } else {
+                PackedA::new(Operand::dense(w_g, k, false), cog, k)
+            }
+        })
+        .collect()
+}
+
+pub(super) fn forward<T: GemmElem>(
+    p: &Conv2dParams,
+    x: &[T],
+    w: &[T],
+    b: Option<&[T]>,
+    y: &mut [T],
+) {
+    let (ho, wo, cog, k) = (p.out_h(), p.out_w(), p.c_out_g(), p.k_len());
+    let plane = ho * wo;
+    let x_img_len = p.c_in * p.h * p.w;
+    let weights = pack_weights(p, w, false);
+    if p.stride == (1, 1) {
+        let geo = Padded::new(p);
+        let xp_len = if geo.needs_copy(p) {
+            p.c_in * geo.hp * geo.wp
+        } else {
+            0
+        };
+        let direct = geo.wp == wo;
+        for_each_image(p.n, y, |i, y_img, buf, threads| {
+            let x_img = &x[i * x_img_len..][..x_img_len];
+            let tmp_len = if direct { 0 } else { cog * geo.cols };
+            let (xp, tmp) = scratch(buf, xp_len + tmp_len).split_at_mut(xp_len);
+            let xp: &[T] = if geo.needs_copy(p) {
+                geo.pad_image(p, x_img, xp);
+                xp
+            } else {
+                x_img
+            };
+            for (g, packed) in weights.iter().enumerate() {
+                let b_op = Operand {
+                    data: xp,
+                    ld: 0,
+                    trans: false,
+                    offsets: Some(&geo.offsets[g]),
+                };
+                let y_g = &mut y_img[g * cog * plane..][..cog * plane];
+                if direct {
+                    gemm_fast(
+                        (cog, plane, k),
+                        T::ONE,
+                        ASource::Packed(packed),
+                        b_op,
+                        T::ZERO,
+                        y_g,
+                        plane,
+                        threads,
+                    );
+                } else {
+                    gemm_fast(
+                        (cog, geo.cols, k),
+                        T::ONE,
+                        ASource::Packed(packed),
+                        b_op,
+                        T::ZERO,
+                        tmp,
+                        geo.cols,
+                        threads,
+                    );
+                    // Drop the junk columns: row oh of the result starts at oh·Wp.
+                    for (dst, src) in y_g.chunks_exact_mut(plane).zip(tmp.chunks(geo.cols)) {
+                        for (d_row, oh) in dst.chunks_exact_mut(wo).zip(0..ho) {
+                            d_row.copy_from_slice(&src[oh * geo.wp..][..wo]);
+                        }
+                    }
+                }
+            }
+            add_bias(y_img, b, plane);
+        });
+    } else {
+        for_each_image(p.n, y, |i, y_img, buf, threads| {
+            let x_img = &x[i * x_img_len..][..x_img_len];
+            let col = scratch(buf, k * plane);
+            for (g, packed) in weights.iter().enumerate() {
+                im2col(p, x_img, g, col);
+                let b_op = Operand::dense(&*col, plane, false);
+                let y_g = &mut y_img[g * cog * plane..][..cog * plane];
+                gemm_fast(
+                    (cog, plane, k),
+                    T::ONE,
+                    ASource::Packed(packed),
+                    b_op,
+                    T::ZERO,
+                    y_g,
+                    plane,
+                    threads,
+                );
+            }
+            add_bias(y_img, b, plane);
+        });
+    }
+}
+
+fn add_bias<T: GemmElem>(y_img: &mut [T], b: Option<&[T]>, plane: usize) {
+    if let Some(b) = b {
+        for (ch, &bv) in y_img.chunks_exact_mut(plane).zip(b) {
+            ch.iter_mut().for_each(|v| *v += bv);
+        }
+    }
+}
+
+pub(super) fn backward_data<T: GemmElem>(p: &Conv2dParams, dy: &[T], w: &[T], dx: &mut [T]) {
+    let (kh, kw) = (p.kh, p.kw);
+    let (reach_h, reach_w) = (p.dilation.0 * (kh - 1), p.dilation.1 * (kw - 1));
+    if p.stride == (1, 1) && p.pad.0 <= reach_h && p.pad.1 <= reach_w {
+        // dx = conv(dy, w'), w'[g·Cin/G + ci, co, a, b] = w[g·Cout/G + co, ci, KH-1-a, KW-1-b].
+        let (cig, cog) = (p.c_in_g(), p.c_out_g());
+        let mut w_t = vec![T::ZERO; w.len()];
+        for g in 0..p.groups {
+            for co in 0..cog {
+                for ci in 0..cig {
+                    for a in 0..kh {
+                        for b in 0..kw {
+                            let src =
+                                (((g * cog + co) * cig + ci) * kh + kh - 1 - a) * kw + kw - 1 - b;
+                            let dst = (((g * cig + ci) * cog + co) * kh + a) * kw + b;
+                            w_t[dst] = w[src];
+                        }
+                    }
+                }
+            }
+        }
+        let p_t = Conv2dParams {
+            n: p.n,
+            c_in: p.c_out,
+            h: p.out_h(),
+            w: p.out_w(),
+            c_out: p.c_in,
+            kh,
+            kw,
+            stride: (1, 1),
+            pad: (reach_h - p.pad.0, reach_w - p.pad.1),
+            dilation: p.dilation,
+            groups: p.groups,
+        };
+        debug_assert_eq!((p_t.out_h(), p_t.out_w()), (p.h, p.w));
+        return forward(&p_t, dy, &w_t, None, dx);
+    }
+    // General stride: dcol = W_gᵀ · dy_g, then scatter-add col2im.
+    let (plane, cog, k) = (p.out_h() * p.out_w(), p.c_out_g(), p.k_len());
+    let dy_img_len = p.c_out * plane;
+    let weights = pack_weights(p, w, true);
+    for_each_image(p.n, dx, |i, dx_img, buf, threads| {
+        dx_img.fill(T::ZERO);
+        let col = scratch(buf, k * plane);
+        for (g, packed) in weights.iter().enumerate() {
+            let dy_g = &dy[i * dy_img_len + g * cog * plane..][..cog * plane];
+            let b_op = Operand::dense(dy_g, plane, false);
+            gemm_fast(
+                (k, plane, cog),
+                T::ONE,
+                ASource::Packed(packed),
+                b_op,
+                T::ZERO,
+                col,
+                plane,
+                threads,
+            );
+            col2im(p, col, g, dx_img);
+        }
+    });
+}
+
+pub(super) fn backward_weight<T: GemmElem>(p: &Conv2dParams, x: &[T], dy: &[T], dw: &mut [T]) {
+    let (ho, wo, cog, k) = (p.out_h(), p.out_w(), p.c_out_g(), p.k_len());
+    let plane = ho * wo;
+    let (x_img_len, dy_img_len) = (p.c_in * p.h * p.w, p.c_out * plane);
+    dw.fill(T::ZERO);
+    // Images one after the other, each GEMM threaded and accumulating into dw (beta = 1).
+    let mut buf = Vec::new();
+    if p.stride == (1, 1) {
+        let geo = Padded::new(p);
+        let xp_len = if geo.needs_copy(p) {
+            p.c_in * geo.hp * geo.wp
+        } else {
+            0
+        };
+        let direct = geo.wp == wo;
+        let dyp_len = if direct { 0 } else { p.c_out * geo.cols };
+        for i in 0..p.n {
+            let x_img = &x[i * x_img_len..][..x_img_len];
+            let dy_img = &dy[i * dy_img_len..][..dy_img_len];
+            let (xp, dyp) = scratch(&mut buf, xp_len + dyp_len).split_at_mut(xp_len);
+            let xp: &[T] = if geo.needs_copy(p) {
+                geo.pad_image(p, x_img, xp);
+                xp
+            } else {
+                x_img
+            };
+            // dy on the padded width, zeros in the junk columns so they add nothing.
+            let dyp: &[T] = if direct {
+                dy_img
+            } else {
+                for (dst, src) in dyp
+                    .chunks_exact_mut(geo.cols)
+                    .zip(dy_img.chunks_exact(plane))
+                {
+                    dst.fill(T::ZERO);
+                    for (oh, s_row) in src.chunks_exact(wo).enumerate() {
+                        dst[oh * geo.wp..][..wo].copy_from_slice(s_row);
+                    }
+                }
+                dyp
+            };
+            let cols = if direct { plane } else { geo.cols };
+            for g in 0..p.groups {
+                let a_op = Operand::dense(&dyp[g * cog * cols..][..cog * cols], cols, false);
+                let b_op = Operand {
+                    data: xp,
+                    ld: 0,
+                    trans: true,
+                    offsets: Some(&geo.offsets[g]),
+                };
+                let dw_g = &mut dw[g * cog * k..][..cog * k];
+                gemm_fast(
+                    (cog, k, cols),
+                    T::ONE,
+                    ASource::Matrix(a_op),
+                    b_op,
+                    T::ONE,
+                    dw_g,
+                    k,
+                    Threads::Pool,
+                );
+            }
+        }
+    } else {
+        for i in 0..p.n {
+            let x_img = &x[i * x_img_len..][..x_img_len];
+            let col = scratch(&mut buf, k * plane);
+            for g in 0..p.groups {
+                im2col(p, x_img, g, col);
+                let dy_g = &dy[i * dy_img_len + g * cog * plane..][..cog * plane];
+                let a_op = Operand::dense(dy_g, plane, false);
+                let b_op = Operand::dense(&*col, plane, true);
+                let dw_g = &mut dw[g * cog * k..][..cog * k];
+                gemm_fast(
+                    (cog, k, plane),
+                    T::ONE,
+                    ASource::Matrix(a_op),
+                    b_op,
+                    T::ONE,
+                    dw_g,
+                    k,
+                    Threads::Pool,
+                );
+            }
+        }
+    }
+}
