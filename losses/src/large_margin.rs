@@ -71,7 +71,7 @@ impl LargeMargin {
         let (b, d) = check::embeddings(name, x)?;
         let c = check::class_matrix(name, "weight", w, d)?;
         check::labels(name, labels, b, Some(c))?;
-        if self.m == 0 || !(self.lambda >= 0.0) {
+        if self.m == 0 || self.lambda.is_nan() || self.lambda < 0.0 {
             return Err(Error::invalid(
                 name,
                 format!(

@@ -5,8 +5,11 @@
 use anglegrad_engine::{Result, Tensor};
 use anglegrad_ops as ops;
 
+/// A list of index pairs (i, j).
+pub type Pairs = Vec<(usize, usize)>;
+
 /// All unordered pairs i < j, split by whether the labels agree: (positives, negatives).
-pub fn unordered_pairs(labels: &[usize]) -> (Vec<(usize, usize)>, Vec<(usize, usize)>) {
+pub fn unordered_pairs(labels: &[usize]) -> (Pairs, Pairs) {
     let (mut pos, mut neg) = (Vec::new(), Vec::new());
     for i in 0..labels.len() {
         for j in i + 1..labels.len() {

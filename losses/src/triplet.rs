@@ -75,7 +75,7 @@ impl Triplet {
     pub fn loss(&self, x: &Tensor, labels: &[usize]) -> Result<Tensor> {
         let (b, _) = check::embeddings("triplet", x)?;
         check::labels("triplet", labels, b, None)?;
-        if !(self.alpha >= 0.0) {
+        if self.alpha.is_nan() || self.alpha < 0.0 {
             return Err(Error::invalid(
                 "triplet",
                 format!("margin alpha must be >= 0, got {}", self.alpha),

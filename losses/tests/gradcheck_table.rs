@@ -58,11 +58,13 @@ fn registry_fn(
     }
 }
 
+type LossFn = Box<dyn Fn(&[Tensor]) -> Result<Tensor>>;
+
 struct Row {
     label: String,
     loss: &'static str,
     names: &'static [&'static str],
-    f: Box<dyn Fn(&[Tensor]) -> Result<Tensor>>,
+    f: LossFn,
 }
 
 fn row(

@@ -14,6 +14,10 @@
 //! | [`slice`] | narrow, concat |
 //! | [`index`] | index_select, gather, scatter_add, one_hot |
 //! | [`matmul`] | matmul with batch dims and transpose flags |
+//! | [`conv`] | conv2d (stride, padding, dilation, groups) |
+//! | [`pool`] | max_pool2d, avg_pool2d, global_avg_pool |
+//! | [`norm`] | batch_norm (training and evaluation, running statistics) |
+//! | [`prelu`], [`dropout`] | PReLU, inverted dropout with a seeded mask |
 //! | [`cross_entropy`] | fused softmax cross-entropy |
 //! | [`cast`] | to_dtype |
 //! | [`composite`] | mean, l2_normalize, cosine_similarity, softmax, log_softmax (no rules) |
@@ -25,13 +29,18 @@ pub mod binary;
 pub mod cast;
 pub mod compare;
 pub mod composite;
+pub mod conv;
 pub mod cross_entropy;
+pub mod dropout;
 pub mod gradcheck;
 pub mod index;
 pub mod layout;
 pub mod matmul;
 mod methods;
 pub mod metric;
+pub mod norm;
+pub mod pool;
+pub mod prelu;
 pub mod reduce;
 pub mod slice;
 pub mod unary;
@@ -43,11 +52,16 @@ pub use compare::{eq, ge, gt, le, lt, ne, where_};
 pub use composite::{
     cosine_similarity, l2_normalize, log_softmax, mean, mean_all, softmax, DEFAULT_NORM_EPS,
 };
+pub use conv::{conv2d, Conv2dOptions};
 pub use cross_entropy::{cross_entropy, cross_entropy_rows};
+pub use dropout::dropout;
 pub use index::{gather, index_select, one_hot, scatter_add};
 pub use layout::{broadcast_to, permute, reshape, transpose};
 pub use matmul::{matmul, matmul_t};
 pub use methods::TensorOps;
+pub use norm::{batch_norm, BatchNormOptions, RunningStats};
+pub use pool::{avg_pool2d, global_avg_pool, max_pool2d, Pool2dOptions};
+pub use prelu::prelu;
 pub use reduce::{argmax, logsumexp, max, max_with_indices, min, sum, sum_all};
 pub use slice::{concat, narrow};
 pub use unary::{
@@ -97,6 +111,13 @@ pub const RECORDED_OPS: &[&str] = &[
     "pairwise_sq_dist",
     "safe_sqrt",
     "target_margin",
+    "conv2d",
+    "max_pool2d",
+    "avg_pool2d",
+    "global_avg_pool",
+    "batch_norm",
+    "prelu",
+    "dropout",
 ];
 
 /// Composite ops (no rule of their own); the gradient-check table has a row for each too.

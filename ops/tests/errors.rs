@@ -91,3 +91,73 @@ fn construction_errors() {
         .is_err());
     assert!(z(&[2]).to_scalar_f64().is_err());
 }
+
+#[test]
+fn convolution_pooling_and_norm_errors() {
+    use anglegrad_ops::{BatchNormOptions, Conv2dOptions, Pool2dOptions};
+    let x = z(&[1, 4, 5, 5]);
+    let err = ops::conv2d(&x, &z(&[8, 3, 3, 3]), None, Conv2dOptions::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "conv2d: shape mismatch: [1, 4, 5, 5] vs [8, 3, 3, 3]"
+    );
+    assert!(ops::conv2d(
+        &x,
+        &z(&[8, 2, 3, 3]),
+        None,
+        Conv2dOptions::default().groups(3)
+    )
+    .is_err());
+    assert!(ops::conv2d(&x, &z(&[8, 4, 7, 7]), None, Conv2dOptions::default()).is_err());
+    assert!(ops::conv2d(
+        &x,
+        &z(&[8, 4, 3, 3]),
+        Some(&z(&[7])),
+        Conv2dOptions::default()
+    )
+    .is_err());
+    assert!(ops::conv2d(&x, &z(&[8, 4, 3, 3]), None, Conv2dOptions::new(0, 0)).is_err());
+    assert!(ops::conv2d(
+        &z(&[4, 5, 5]),
+        &z(&[8, 4, 3, 3]),
+        None,
+        Conv2dOptions::default()
+    )
+    .is_err());
+    assert!(ops::max_pool2d(&x, Pool2dOptions::new(3, 1, 2)).is_err()); // padding > half window
+    assert!(ops::max_pool2d(&x, Pool2dOptions::new(7, 1, 0)).is_err());
+    assert!(ops::avg_pool2d(&z(&[5, 5]), Pool2dOptions::new(2, 2, 0), true).is_err());
+    assert!(ops::batch_norm(&x, Some(&z(&[3])), None, None, BatchNormOptions::default()).is_err());
+    let eval = BatchNormOptions {
+        training: false,
+        ..BatchNormOptions::default()
+    };
+    assert!(ops::batch_norm(&x, None, None, None, eval)
+        .unwrap_err()
+        .to_string()
+        .contains("running statistics"));
+    assert!(ops::batch_norm(&z(&[1, 4]), None, None, None, BatchNormOptions::default()).is_err());
+    assert!(ops::prelu(&x, &z(&[3])).is_err());
+    assert!(ops::dropout(&x, 1.0, 0).is_err());
+}
+
+#[test]
+fn batch_norm_updates_running_statistics_like_pytorch() {
+    use anglegrad_ops::{BatchNormOptions, RunningStats};
+    // One channel, values 1, 2, 3, 4: mean 2.5, biased var 1.25, unbiased 5/3.
+    // running_mean = 0.9·0 + 0.1·2.5 = 0.25, running_var = 0.9·1 + 0.1·5/3 = 1.0666…
+    let x = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0], [4, 1]).unwrap();
+    let mut stats = RunningStats::new(1, DType::F64).unwrap();
+    let y = ops::batch_norm(
+        &x,
+        None,
+        None,
+        Some(&mut stats),
+        BatchNormOptions::default(),
+    )
+    .unwrap();
+    assert!((stats.mean.to_vec_f64()[0] - 0.25).abs() < 1e-15);
+    assert!((stats.var.to_vec_f64()[0] - (0.9 + 0.1 * 5.0 / 3.0)).abs() < 1e-15);
+    let inv = 1.0 / (1.25f64 + 1e-5).sqrt();
+    assert!((y.to_vec_f64()[0] - (1.0 - 2.5) * inv).abs() < 1e-12);
+}
