@@ -75,7 +75,7 @@ fn main() {
             if rel > worst.0 {
                 worst = (rel, format!("{case} {name}"));
             }
-            if !(rel <= TOLERANCE) || got.len() != want.len() {
+            if rel.is_nan() || rel > TOLERANCE || got.len() != want.len() {
                 failures.push(format!("{case} {name}: relative error {rel:.3e}"));
             }
         }
