@@ -257,7 +257,7 @@ pub(super) fn gemm_packed<T: Scratch, K: MicroKernel<T>>(
         Threads::Pool if m * n * k < PAR_MIN_MNK => 1,
         Threads::Pool => rayon::current_num_threads().min(m * n * k / (PAR_MIN_MNK / 2)),
     };
-    let (tm, tn) = thread_grid(m, n, k, K::MR, K::NR, K::NC, want.max(1));
+    let (tm, tn) = task_grid(m, n, k, K::MR, K::NR, K::NC, want.max(1));
     let row_parts = split(m, K::MR, tm);
     let col_parts = split(n, K::NR, tn);
     let run = |t: usize| {
@@ -389,6 +389,36 @@ unsafe fn edge_tile<T: Float, K: MicroKernel<T>>(
         for (cv, &t) in c_row.iter_mut().zip(&tmp[r * K::NR..]) {
             *cv = if beta == T::ZERO { t } else { t + beta * *cv };
         }
+    }
+}
+
+/// The grid of tasks for `threads` threads: one task per thread, or two when that costs
+/// almost no extra packing. Two per thread let rayon rebalance when a core is busy with
+/// something else (one slow task no longer holds up the whole call).
+fn task_grid(
+    m: usize,
+    n: usize,
+    k: usize,
+    mr: usize,
+    nr: usize,
+    nc: usize,
+    threads: usize,
+) -> (usize, usize) {
+    let one = thread_grid(m, n, k, mr, nr, nc, threads);
+    if threads == 1 {
+        return one;
+    }
+    let two = thread_grid(m, n, k, mr, nr, nc, 2 * threads);
+    // Elements packed by all tasks together; packing one costs about as much as 30 flops.
+    let total = |(tm, tn): (usize, usize)| {
+        let (rows, cols) = (m.div_ceil(tm), n.div_ceil(tn));
+        (tm * tn * k * (rows * cols.div_ceil(nc) + cols)) as f64
+    };
+    let extra = (total(two) - total(one)) * 30.0;
+    if two.0 * two.1 == 2 * threads && extra < 0.01 * 2.0 * (m * n * k) as f64 {
+        two
+    } else {
+        one
     }
 }
 

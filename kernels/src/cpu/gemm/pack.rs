@@ -108,6 +108,10 @@ pub(crate) fn pack_b<T: Float>(
         // and deal its nr-wide pieces out to the slivers (reading sliver by sliver would touch
         // one cache line per row, a new page each time when B is wide).
         for p in 0..kc {
+            // Rows of a wide B are far apart: start loading the one after next.
+            if p + 2 < kc {
+                prefetch_run(b.data, b.start(p0 + p + 2) + j0, nc);
+            }
             let src = &b.data[b.start(p0 + p) + j0..][..nc];
             for (s, piece) in src.chunks(nr).enumerate() {
                 let out = &mut dst[s * kc * nr + p * nr..][..nr];
