@@ -19,6 +19,9 @@ pub(crate) const PAR_MIN_MNK: usize = 80 * 80 * 80;
 /// loops over the operands in place.
 const SMALL_MNK: usize = 16 * 16 * 16;
 
+/// Bytes of B~ kept in L2 when A is a single block (see `gemm_rectangle`).
+const L2_B_PANEL_BYTES: usize = 192 * 1024;
+
 /// Whether a call may fork rayon tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Threads {
@@ -303,7 +306,15 @@ unsafe fn gemm_rectangle<T: Scratch, K: MicroKernel<T>>(
     // Equal MC blocks (multiples of MR) rather than full ones plus a ragged last one.
     let m_len = rows.len();
     let mc_max = m_len.div_ceil(m_len.div_ceil(K::MC)).next_multiple_of(mr);
-    let nc_max = K::NC.min(cols.len().next_multiple_of(nr));
+    // With a single, pre-packed block of A (a convolution's weights with few output channels),
+    // B~ is used only mc/MR times per sliver: keep the panel small enough to stay in L2
+    // between packing and use instead of a trip through L3 (re-reading A~ costs nothing).
+    let nc_blk = if m_len <= K::MC && matches!(a, ASource::Packed(_)) {
+        (L2_B_PANEL_BYTES / (K::KC * T::BYTES)).max(nr) / nr * nr
+    } else {
+        K::NC
+    };
+    let nc_max = nc_blk.min(cols.len().next_multiple_of(nr));
     let kc_max = K::KC.min(k);
     let b_len = nc_max.div_ceil(nr) * nr * kc_max;
     let a_len = if matches!(a, ASource::Packed(_)) {
@@ -313,8 +324,8 @@ unsafe fn gemm_rectangle<T: Scratch, K: MicroKernel<T>>(
     };
     T::with_scratch(b_len.next_multiple_of(16) + a_len, |buf| {
         let (b_packed, a_packed) = buf.split_at_mut(b_len.next_multiple_of(16));
-        for jc in cols.clone().step_by(K::NC) {
-            let nc = K::NC.min(cols.end - jc);
+        for jc in cols.clone().step_by(nc_blk) {
+            let nc = nc_blk.min(cols.end - jc);
             for pc in (0..k).step_by(K::KC) {
                 let kc = K::KC.min(k - pc);
                 pack_b(b, pc, kc, jc, nc, b_packed, nr);
