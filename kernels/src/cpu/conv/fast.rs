@@ -24,7 +24,7 @@
 //! Threads: images are spread over the rayon pool (one serial GEMM per image) when there are
 //! at least as many images as threads; otherwise each GEMM is threaded.
 
-use super::{col2im, im2col_strided, Conv2dParams};
+use super::{col2im, depthwise, im2col_strided, Conv2dParams};
 use crate::cpu::gemm::{gemm_fast, ASource, GemmElem, Operand, PackedA, Threads};
 use rayon::prelude::*;
 
@@ -148,6 +148,9 @@ pub(super) fn forward<T: GemmElem>(
     b: Option<&[T]>,
     y: &mut [T],
 ) {
+    if depthwise::is_depthwise(p) {
+        return depthwise::forward(p, x, w, b, y);
+    }
     let (ho, wo, cog, k) = (p.out_h(), p.out_w(), p.c_out_g(), p.k_len());
     let plane = ho * wo;
     let x_img_len = p.c_in * p.h * p.w;
@@ -337,6 +340,9 @@ pub(super) fn backward_data<T: GemmElem>(p: &Conv2dParams, dy: &[T], w: &[T], dx
 }
 
 pub(super) fn backward_weight<T: GemmElem>(p: &Conv2dParams, x: &[T], dy: &[T], dw: &mut [T]) {
+    if depthwise::is_depthwise(p) {
+        return depthwise::backward_weight(p, x, dy, dw);
+    }
     let (ho, wo, cog, k) = (p.out_h(), p.out_w(), p.c_out_g(), p.k_len());
     let plane = ho * wo;
     let (x_img_len, dy_img_len) = (p.c_in * p.h * p.w, p.c_out * plane);

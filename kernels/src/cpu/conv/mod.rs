@@ -17,6 +17,7 @@
 //! with K = Cin/G·KH·KW and col the "im2col" matrix of the image, which for stride 1 is never
 //! built: its rows are contiguous windows of the padded image that the GEMM packs directly.
 
+mod depthwise;
 mod fast;
 #[cfg(test)]
 mod tests;

@@ -31,6 +31,9 @@ fn cases() -> Vec<Conv2dParams> {
     let mut depthwise_big = sq(2, 3, 21, 3, 3, 1, 1);
     depthwise_big.groups = 3;
     v.push(depthwise_big);
+    let mut depthwise_s2 = sq(3, 4, 9, 4, 3, 2, 1);
+    (depthwise_s2.groups, depthwise_s2.dilation) = (4, (1, 2));
+    v.push(depthwise_s2);
     let mut dil = sq(2, 3, 9, 4, 3, 1, 2);
     dil.dilation = (2, 2);
     v.push(dil);
