@@ -11,9 +11,11 @@ pub mod dropout;
 pub mod elementwise;
 pub mod gemm;
 pub mod movement;
+pub mod parallel;
 pub mod pool;
 pub mod prelu;
 pub mod reduce;
+pub mod simd_math;
 pub mod softmax;
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -5,7 +5,9 @@
 //! product of the dims after it); the result has `[outer, inner]` elements.
 
 use super::broadcast::{broadcast_strides, BroadcastWalk};
+use super::parallel::PAR_MIN_ELEMS;
 use crate::Float;
+use rayon::prelude::*;
 
 /// Σ x, with eight partial sums: the compiler turns them into SIMD lanes (a single running sum
 /// is a serial dependency chain it may not reorder), and pairwise-ish summing is more accurate.
@@ -26,8 +28,62 @@ pub fn sum_slice<T: Float>(x: &[T]) -> T {
     total
 }
 
-/// out[o, i] = Σ_l x[o, l, i].
+/// out[o, i] = Σ_l x[o, l, i]. Fast path: each output row accumulated with vectorised
+/// loops (eight partial sums when the axis is the last one), rows in parallel when large.
 pub fn sum_axis<T: Float>(x: &[T], outer: usize, len: usize, inner: usize, out: &mut [T]) {
+    assert_eq!(
+        x.len(),
+        outer * len * inner,
+        "sum_axis: x is not [outer, len, inner]"
+    );
+    assert_eq!(
+        out.len(),
+        outer * inner,
+        "sum_axis: out is not [outer, inner]"
+    );
+    if inner == 0 {
+        return;
+    }
+    let row = |o: usize, dst: &mut [T]| {
+        let src = &x[o * len * inner..][..len * inner];
+        if inner == 1 {
+            dst[0] = sum_slice(src);
+            return;
+        }
+        dst.fill(T::ZERO);
+        for s in src.chunks_exact(inner) {
+            for (d, &v) in dst.iter_mut().zip(s) {
+                *d += v;
+            }
+        }
+    };
+    if x.len() < PAR_MIN_ELEMS {
+        out.chunks_mut(inner)
+            .enumerate()
+            .for_each(|(o, d)| row(o, d));
+    } else if outer == 1 && inner > 1 {
+        // One long output row: split the columns instead.
+        const COLS: usize = 1 << 10;
+        out.par_chunks_mut(COLS).enumerate().for_each(|(c, d)| {
+            d.fill(T::ZERO);
+            for l in 0..len {
+                let s = &x[l * inner + c * COLS..][..d.len()];
+                for (dv, &v) in d.iter_mut().zip(s) {
+                    *dv += v;
+                }
+            }
+        });
+    } else {
+        let min_rows = (PAR_MIN_ELEMS / (len * inner).max(1)).max(1);
+        out.par_chunks_mut(inner)
+            .with_min_len(min_rows)
+            .enumerate()
+            .for_each(|(o, d)| row(o, d));
+    }
+}
+
+/// Reference of [`sum_axis`].
+pub fn sum_axis_ref<T: Float>(x: &[T], outer: usize, len: usize, inner: usize, out: &mut [T]) {
     assert_eq!(x.len(), outer * len * inner);
     assert_eq!(out.len(), outer * inner);
     for o in 0..outer {
@@ -91,8 +147,60 @@ pub fn scatter_to_argmax<T: Float>(
 }
 
 /// out[o, i] = log Σ_l exp(x[o, l, i]), computed as M + log Σ exp(x - M) with M the maximum, so
-/// no exp overflows. A row of all -inf gives -inf.
+/// no exp overflows. A row of all -inf gives -inf. Fast path for the last axis (inner = 1):
+/// rows in parallel, f32 with the vectorised exp.
 pub fn logsumexp_axis<T: Float>(x: &[T], outer: usize, len: usize, inner: usize, out: &mut [T]) {
+    assert_eq!(
+        x.len(),
+        outer * len * inner,
+        "logsumexp_axis: x is not [outer, len, inner]"
+    );
+    assert_eq!(
+        out.len(),
+        outer * inner,
+        "logsumexp_axis: out is not [outer, inner]"
+    );
+    if inner != 1 || len == 0 {
+        return logsumexp_axis_ref(x, outer, len, inner, out);
+    }
+    let lse_row = |r: &[T]| -> T {
+        let m = super::softmax::row_max(r);
+        if m == T::NEG_INFINITY || m == T::INFINITY || m.is_nan() {
+            return m;
+        }
+        let total = match T::slice_f32(r) {
+            Some(r32) => {
+                T::from_f64(super::simd_math::exp_shifted_total_f32(r32, m.to_f64() as f32) as f64)
+            }
+            None => {
+                let mut acc = [T::ZERO; 8];
+                for (i, &v) in r.iter().enumerate() {
+                    acc[i % 8] += (v - m).exp();
+                }
+                sum_slice(&acc)
+            }
+        };
+        m + total.ln()
+    };
+    if x.len() < PAR_MIN_ELEMS {
+        out.iter_mut()
+            .zip(x.chunks_exact(len))
+            .for_each(|(o, r)| *o = lse_row(r));
+    } else {
+        out.par_iter_mut()
+            .zip(x.par_chunks_exact(len))
+            .for_each(|(o, r)| *o = lse_row(r));
+    }
+}
+
+/// Reference of [`logsumexp_axis`].
+pub fn logsumexp_axis_ref<T: Float>(
+    x: &[T],
+    outer: usize,
+    len: usize,
+    inner: usize,
+    out: &mut [T],
+) {
     for o in 0..outer {
         for i in 0..inner {
             let at = |l: usize| x[(o * len + l) * inner + i];
@@ -138,6 +246,45 @@ pub fn sum_to_shape<T: Float>(src: &[T], src_dims: &[usize], dst_dims: &[usize],
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_reductions_match_reference() {
+        use crate::cpu::testutil::{pool, Report, Rng};
+        let mut rng = Rng(51);
+        let mut rep = Report::new("sum_axis/logsumexp_axis f32", 2e-6);
+        for (outer, len, inner) in [
+            (1, 1, 1),
+            (7, 7, 1),
+            (33, 33, 7),
+            (3, 1031, 1),
+            (1, 40, 2000),
+            (64, 1001, 1),
+            (5, 3, 1031),
+        ] {
+            let x: Vec<f32> = rng
+                .vec::<f32>(outer * len * inner)
+                .iter()
+                .map(|v| 10.0 * v)
+                .collect();
+            let case = format!("[{outer}, {len}, {inner}]");
+            let (mut s, mut s_r) = (vec![0.0; outer * inner], vec![0.0; outer * inner]);
+            let (mut l, mut l_r) = (vec![0.0; outer * inner], vec![0.0; outer * inner]);
+            pool(2).install(|| {
+                sum_axis(&x, outer, len, inner, &mut s);
+                logsumexp_axis(&x, outer, len, inner, &mut l);
+            });
+            // References in f64: the fast sums are compared with exact ones, scaled by len.
+            let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+            sum_axis_ref(&x64, outer, len, inner, &mut s_r);
+            logsumexp_axis_ref(&x64, outer, len, inner, &mut l_r);
+            let s_scaled: Vec<f64> = s.iter().map(|&v| v as f64 / len as f64).collect();
+            let s_r_scaled: Vec<f64> = s_r.iter().map(|&v| v / len as f64).collect();
+            rep.compare(&format!("sum {case}"), &s_scaled, &s_r_scaled);
+            let l64: Vec<f64> = l.iter().map(|&v| v as f64).collect();
+            rep.compare(&format!("lse {case}"), &l64, &l_r);
+        }
+        rep.finish();
+    }
 
     #[test]
     fn max_ties_go_to_first() {

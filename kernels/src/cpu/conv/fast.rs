@@ -15,27 +15,31 @@
 //! the transposed view of the same windows. Backward-data is a forward convolution of dy with
 //! the flipped, transposed kernel and padding dh·(KH-1) - ph.
 //!
-//! **Stride > 1** (stems, downsampling): an explicit im2col per image and group, then GEMM;
-//! backward-data as GEMM Wᵀ·dy then col2im.
+//! **Small images or stride > 1** (late ResNet stages, stems, downsampling): an explicit
+//! im2col of a *group of images* side by side, col [K, b·Ho·Wo], so one GEMM has enough columns
+//! (a 7x7 output alone fills 49 of 64 columns of 16-wide slivers, and padded-width columns would
+//! waste 22% more), and backward-weight gets a long k sum instead of re-reading dW per image.
+//! Backward-data for stride > 1 is GEMM Wᵀ·dy then col2im.
 //!
 //! Threads: images are spread over the rayon pool (one serial GEMM per image) when there are
 //! at least as many images as threads; otherwise each GEMM is threaded.
 
-use super::{col2im, im2col, Conv2dParams};
+use super::{col2im, depthwise, im2col_strided, Conv2dParams};
 use crate::cpu::gemm::{gemm_fast, ASource, GemmElem, Operand, PackedA, Threads};
 use rayon::prelude::*;
 
-/// Runs `f(image, out_image, scratch, gemm_threads)` for every image, in parallel over images
-/// when that keeps every thread busy.
+/// Runs `f(index, piece, scratch, gemm_threads)` for every `chunk`-long piece of `out` (one
+/// image, or one group of images; the last piece may be shorter), in parallel over pieces when
+/// that keeps every thread busy.
 fn for_each_image<T: GemmElem>(
-    n: usize,
+    chunk: usize,
     out: &mut [T],
     f: impl Fn(usize, &mut [T], &mut Vec<T>, Threads) + Sync,
 ) {
-    if n == 0 || out.is_empty() {
+    if chunk == 0 || out.is_empty() {
         return;
     }
-    let chunk = out.len() / n;
+    let n = out.len().div_ceil(chunk);
     let threads = rayon::current_num_threads();
     if threads > 1 && n >= threads {
         out.par_chunks_mut(chunk)
@@ -144,11 +148,15 @@ pub(super) fn forward<T: GemmElem>(
     b: Option<&[T]>,
     y: &mut [T],
 ) {
+    if depthwise::is_depthwise(p) {
+        return depthwise::forward(p, x, w, b, y);
+    }
     let (ho, wo, cog, k) = (p.out_h(), p.out_w(), p.c_out_g(), p.k_len());
     let plane = ho * wo;
     let x_img_len = p.c_in * p.h * p.w;
     let weights = pack_weights(p, w, false);
-    if p.stride == (1, 1) {
+    let batch = images_per_gemm(p);
+    if p.stride == (1, 1) && batch == 1 {
         let geo = Padded::new(p);
         let xp_len = if geo.needs_copy(p) {
             p.c_in * geo.hp * geo.wp
@@ -156,7 +164,7 @@ pub(super) fn forward<T: GemmElem>(
             0
         };
         let direct = geo.wp == wo;
-        for_each_image(p.n, y, |i, y_img, buf, threads| {
+        for_each_image(p.c_out * plane, y, |i, y_img, buf, threads| {
             let x_img = &x[i * x_img_len..][..x_img_len];
             let tmp_len = if direct { 0 } else { cog * geo.cols };
             let (xp, tmp) = scratch(buf, xp_len + tmp_len).split_at_mut(xp_len);
@@ -207,26 +215,57 @@ pub(super) fn forward<T: GemmElem>(
             add_bias(y_img, b, plane);
         });
     } else {
-        for_each_image(p.n, y, |i, y_img, buf, threads| {
-            let x_img = &x[i * x_img_len..][..x_img_len];
-            let col = scratch(buf, k * plane);
-            for (g, packed) in weights.iter().enumerate() {
-                im2col(p, x_img, g, col);
-                let b_op = Operand::dense(&*col, plane, false);
-                let y_g = &mut y_img[g * cog * plane..][..cog * plane];
-                gemm_fast(
-                    (cog, plane, k),
-                    T::ONE,
-                    ASource::Packed(packed),
-                    b_op,
-                    T::ZERO,
-                    y_g,
-                    plane,
-                    threads,
-                );
-            }
-            add_bias(y_img, b, plane);
-        });
+        // Groups of `batch` images: col [K, batch·plane] = im2col of each image side by side,
+        // C [Cout/G, batch·plane] = W_g · col, then each image's columns are its output plane.
+        let y_img_len = p.c_out * plane;
+        for_each_image(
+            batch * p.c_out * plane,
+            y,
+            |chunk, y_chunk, buf, threads| {
+                let images = y_chunk.len() / y_img_len;
+                let cols = images * plane;
+                let (col, out) = scratch(buf, k * cols + cog * cols).split_at_mut(k * cols);
+                for (g, packed) in weights.iter().enumerate() {
+                    for t in 0..images {
+                        let x_img = &x[(chunk * batch + t) * x_img_len..][..x_img_len];
+                        im2col_strided(p, x_img, g, &mut col[t * plane..], cols);
+                    }
+                    let b_op = Operand::dense(&*col, cols, false);
+                    gemm_fast(
+                        (cog, cols, k),
+                        T::ONE,
+                        ASource::Packed(packed),
+                        b_op,
+                        T::ZERO,
+                        out,
+                        cols,
+                        threads,
+                    );
+                    for (t, y_img) in y_chunk.chunks_exact_mut(y_img_len).enumerate() {
+                        for (co, dst) in y_img[g * cog * plane..][..cog * plane]
+                            .chunks_exact_mut(plane)
+                            .enumerate()
+                        {
+                            dst.copy_from_slice(&out[co * cols + t * plane..][..plane]);
+                        }
+                    }
+                }
+                for y_img in y_chunk.chunks_exact_mut(y_img_len) {
+                    add_bias(y_img, b, plane);
+                }
+            },
+        );
+    }
+}
+
+/// How many images share one GEMM: 1 for large outputs (the per-image GEMM is wide enough, and
+/// stride-1 layers then use the implicit im2col), else enough for about 512 columns.
+fn images_per_gemm(p: &Conv2dParams) -> usize {
+    let plane = p.out_h() * p.out_w();
+    if plane >= 512 || (p.stride == (1, 1) && plane >= 400) {
+        1
+    } else {
+        (512 / plane.max(1)).clamp(1, p.n.max(1))
     }
 }
 
@@ -279,7 +318,7 @@ pub(super) fn backward_data<T: GemmElem>(p: &Conv2dParams, dy: &[T], w: &[T], dx
     let (plane, cog, k) = (p.out_h() * p.out_w(), p.c_out_g(), p.k_len());
     let dy_img_len = p.c_out * plane;
     let weights = pack_weights(p, w, true);
-    for_each_image(p.n, dx, |i, dx_img, buf, threads| {
+    for_each_image(p.c_in * p.h * p.w, dx, |i, dx_img, buf, threads| {
         dx_img.fill(T::ZERO);
         let col = scratch(buf, k * plane);
         for (g, packed) in weights.iter().enumerate() {
@@ -301,6 +340,9 @@ pub(super) fn backward_data<T: GemmElem>(p: &Conv2dParams, dy: &[T], w: &[T], dx
 }
 
 pub(super) fn backward_weight<T: GemmElem>(p: &Conv2dParams, x: &[T], dy: &[T], dw: &mut [T]) {
+    if depthwise::is_depthwise(p) {
+        return depthwise::backward_weight(p, x, dy, dw);
+    }
     let (ho, wo, cog, k) = (p.out_h(), p.out_w(), p.c_out_g(), p.k_len());
     let plane = ho * wo;
     let (x_img_len, dy_img_len) = (p.c_in * p.h * p.w, p.c_out * plane);
@@ -364,17 +406,28 @@ pub(super) fn backward_weight<T: GemmElem>(p: &Conv2dParams, x: &[T], dy: &[T], 
             }
         }
     } else {
-        for i in 0..p.n {
-            let x_img = &x[i * x_img_len..][..x_img_len];
-            let col = scratch(&mut buf, k * plane);
+        // Groups of images: dW_g += dy_g [Cout/G, b·plane] · colᵀ, col [K, b·plane].
+        let batch = images_per_gemm(p);
+        for i0 in (0..p.n).step_by(batch) {
+            let images = batch.min(p.n - i0);
+            let cols = images * plane;
+            let (col, dys) = scratch(&mut buf, k * cols + p.c_out * cols).split_at_mut(k * cols);
+            for t in 0..images {
+                let dy_img = &dy[(i0 + t) * dy_img_len..][..dy_img_len];
+                for (co, src) in dy_img.chunks_exact(plane).enumerate() {
+                    dys[co * cols + t * plane..][..plane].copy_from_slice(src);
+                }
+            }
             for g in 0..p.groups {
-                im2col(p, x_img, g, col);
-                let dy_g = &dy[i * dy_img_len + g * cog * plane..][..cog * plane];
-                let a_op = Operand::dense(dy_g, plane, false);
-                let b_op = Operand::dense(&*col, plane, true);
+                for t in 0..images {
+                    let x_img = &x[(i0 + t) * x_img_len..][..x_img_len];
+                    im2col_strided(p, x_img, g, &mut col[t * plane..], cols);
+                }
+                let a_op = Operand::dense(&dys[g * cog * cols..][..cog * cols], cols, false);
+                let b_op = Operand::dense(&*col, cols, true);
                 let dw_g = &mut dw[g * cog * k..][..cog * k];
                 gemm_fast(
-                    (cog, k, plane),
+                    (cog, k, cols),
                     T::ONE,
                     ASource::Matrix(a_op),
                     b_op,

@@ -17,6 +17,7 @@
 //! with K = Cin/G·KH·KW and col the "im2col" matrix of the image, which for stride 1 is never
 //! built: its rows are contiguous windows of the padded image that the GEMM packs directly.
 
+mod depthwise;
 mod fast;
 #[cfg(test)]
 mod tests;
@@ -311,14 +312,29 @@ pub fn conv2d_backward_weight_ref<T: Float>(p: &Conv2dParams, x: &[T], dy: &[T],
 /// col[(ci, kh, kw), oh·Wo + ow] = x_img[g·Cin/G + ci, oh·sh + kh·dh - ph, ow·sw + kw·dw - pw]
 /// (zero outside the image). col is [K, Ho·Wo].
 pub fn im2col<T: Float>(p: &Conv2dParams, x_img: &[T], g: usize, col: &mut [T]) {
+    im2col_strided(p, x_img, g, col, p.out_h() * p.out_w());
+}
+
+/// [`im2col`] into a wider matrix: row r of this image's columns starts at `col[r·ld]` (so
+/// several images can sit side by side in one [K, images·Ho·Wo] matrix).
+pub(crate) fn im2col_strided<T: Float>(
+    p: &Conv2dParams,
+    x_img: &[T],
+    g: usize,
+    col: &mut [T],
+    ld: usize,
+) {
     let (ho, wo, cig) = (p.out_h(), p.out_w(), p.c_in_g());
-    assert!(col.len() >= p.k_len() * ho * wo, "im2col: col too short");
+    assert!(
+        ld >= ho * wo && col.len() >= (p.k_len() - 1) * ld + ho * wo,
+        "im2col: col too short"
+    );
     let mut row = 0;
     for ci in 0..cig {
         let plane = &x_img[(g * cig + ci) * p.h * p.w..][..p.h * p.w];
         for kh in 0..p.kh {
             for kw in 0..p.kw {
-                let dst = &mut col[row * ho * wo..][..ho * wo];
+                let dst = &mut col[row * ld..][..ho * wo];
                 let (ow_lo, ow_hi) = valid_range(p.w, wo, kw * p.dilation.1, p.pad.1, p.stride.1);
                 for oh in 0..ho {
                     let out_row = &mut dst[oh * wo..][..wo];
@@ -334,10 +350,10 @@ pub fn im2col<T: Float>(p: &Conv2dParams, x_img: &[T], g: usize, col: &mut [T]) 
                     if p.stride.1 == 1 {
                         out_row[ow_lo..ow_hi].copy_from_slice(&src[iw0..iw0 + ow_hi - ow_lo]);
                     } else {
-                        for (o, &v) in out_row[ow_lo..ow_hi]
-                            .iter_mut()
-                            .zip(src[iw0..].iter().step_by(p.stride.1))
-                        {
+                        // chunks(stride), first of each: the compiler turns this into vector
+                        // loads and shuffles (step_by stays scalar).
+                        let picks = src[iw0..].chunks(p.stride.1).map(|c| c[0]);
+                        for (o, v) in out_row[ow_lo..ow_hi].iter_mut().zip(picks) {
                             *o = v;
                         }
                     }
@@ -367,8 +383,14 @@ pub fn col2im<T: Float>(p: &Conv2dParams, col: &[T], g: usize, dx_img: &mut [T])
                     let dst = &mut plane[ih * p.w..][..p.w];
                     let iw0 = ow_lo * p.stride.1 + kw * p.dilation.1 - p.pad.1;
                     let vals = &src[oh * wo + ow_lo..oh * wo + ow_hi];
-                    for (d, &v) in dst[iw0..].iter_mut().step_by(p.stride.1).zip(vals) {
-                        *d += v;
+                    if p.stride.1 == 1 {
+                        for (d, &v) in dst[iw0..].iter_mut().zip(vals) {
+                            *d += v;
+                        }
+                    } else {
+                        for (c, &v) in dst[iw0..].chunks_mut(p.stride.1).zip(vals) {
+                            c[0] += v;
+                        }
                     }
                 }
                 row += 1;

@@ -16,7 +16,24 @@ fn cases() -> Vec<Conv2dParams> {
         sq(1, 4, 6, 3, 3, 1, 2),
         sq(2, 5, 8, 7, 3, 2, 1),
         sq(1, 2, 5, 2, 1, 1, 1),
+        // Output planes >= 400 take the stride-1 implicit-im2col path (padded / direct 1x1).
+        sq(2, 3, 21, 4, 3, 1, 1),
+        sq(2, 5, 20, 7, 1, 1, 0),
+        // A last group of images that is only partly full (plane 100 -> 5 images per GEMM).
+        sq(7, 3, 10, 4, 3, 1, 1),
     ];
+    let mut dil_big = sq(2, 3, 22, 4, 3, 1, 2);
+    dil_big.dilation = (2, 2);
+    v.push(dil_big);
+    let mut grouped_big = sq(2, 4, 21, 6, 3, 1, 1);
+    grouped_big.groups = 2;
+    v.push(grouped_big);
+    let mut depthwise_big = sq(2, 3, 21, 3, 3, 1, 1);
+    depthwise_big.groups = 3;
+    v.push(depthwise_big);
+    let mut depthwise_s2 = sq(3, 4, 9, 4, 3, 2, 1);
+    (depthwise_s2.groups, depthwise_s2.dilation) = (4, (1, 2));
+    v.push(depthwise_s2);
     let mut dil = sq(2, 3, 9, 4, 3, 1, 2);
     dil.dilation = (2, 2);
     v.push(dil);

@@ -19,6 +19,9 @@ pub(crate) const PAR_MIN_MNK: usize = 80 * 80 * 80;
 /// loops over the operands in place.
 const SMALL_MNK: usize = 16 * 16 * 16;
 
+/// Bytes of B~ kept in L2 when A is a single block (see `gemm_rectangle`).
+const L2_B_PANEL_BYTES: usize = 192 * 1024;
+
 /// Whether a call may fork rayon tasks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Threads {
@@ -257,7 +260,7 @@ pub(super) fn gemm_packed<T: Scratch, K: MicroKernel<T>>(
         Threads::Pool if m * n * k < PAR_MIN_MNK => 1,
         Threads::Pool => rayon::current_num_threads().min(m * n * k / (PAR_MIN_MNK / 2)),
     };
-    let (tm, tn) = thread_grid(m, n, k, K::MR, K::NR, K::NC, want.max(1));
+    let (tm, tn) = task_grid(m, n, k, K::MR, K::NR, K::NC, want.max(1));
     let row_parts = split(m, K::MR, tm);
     let col_parts = split(n, K::NR, tn);
     let run = |t: usize| {
@@ -303,7 +306,15 @@ unsafe fn gemm_rectangle<T: Scratch, K: MicroKernel<T>>(
     // Equal MC blocks (multiples of MR) rather than full ones plus a ragged last one.
     let m_len = rows.len();
     let mc_max = m_len.div_ceil(m_len.div_ceil(K::MC)).next_multiple_of(mr);
-    let nc_max = K::NC.min(cols.len().next_multiple_of(nr));
+    // With a single, pre-packed block of A (a convolution's weights with few output channels),
+    // B~ is used only mc/MR times per sliver: keep the panel small enough to stay in L2
+    // between packing and use instead of a trip through L3 (re-reading A~ costs nothing).
+    let nc_blk = if m_len <= K::MC && matches!(a, ASource::Packed(_)) {
+        (L2_B_PANEL_BYTES / (K::KC * T::BYTES)).max(nr) / nr * nr
+    } else {
+        K::NC
+    };
+    let nc_max = nc_blk.min(cols.len().next_multiple_of(nr));
     let kc_max = K::KC.min(k);
     let b_len = nc_max.div_ceil(nr) * nr * kc_max;
     let a_len = if matches!(a, ASource::Packed(_)) {
@@ -313,8 +324,8 @@ unsafe fn gemm_rectangle<T: Scratch, K: MicroKernel<T>>(
     };
     T::with_scratch(b_len.next_multiple_of(16) + a_len, |buf| {
         let (b_packed, a_packed) = buf.split_at_mut(b_len.next_multiple_of(16));
-        for jc in cols.clone().step_by(K::NC) {
-            let nc = K::NC.min(cols.end - jc);
+        for jc in cols.clone().step_by(nc_blk) {
+            let nc = nc_blk.min(cols.end - jc);
             for pc in (0..k).step_by(K::KC) {
                 let kc = K::KC.min(k - pc);
                 pack_b(b, pc, kc, jc, nc, b_packed, nr);
@@ -389,6 +400,36 @@ unsafe fn edge_tile<T: Float, K: MicroKernel<T>>(
         for (cv, &t) in c_row.iter_mut().zip(&tmp[r * K::NR..]) {
             *cv = if beta == T::ZERO { t } else { t + beta * *cv };
         }
+    }
+}
+
+/// The grid of tasks for `threads` threads: one task per thread, or two when that costs
+/// almost no extra packing. Two per thread let rayon rebalance when a core is busy with
+/// something else (one slow task no longer holds up the whole call).
+fn task_grid(
+    m: usize,
+    n: usize,
+    k: usize,
+    mr: usize,
+    nr: usize,
+    nc: usize,
+    threads: usize,
+) -> (usize, usize) {
+    let one = thread_grid(m, n, k, mr, nr, nc, threads);
+    if threads == 1 {
+        return one;
+    }
+    let two = thread_grid(m, n, k, mr, nr, nc, 2 * threads);
+    // Elements packed by all tasks together; packing one costs about as much as 30 flops.
+    let total = |(tm, tn): (usize, usize)| {
+        let (rows, cols) = (m.div_ceil(tm), n.div_ceil(tn));
+        (tm * tn * k * (rows * cols.div_ceil(nc) + cols)) as f64
+    };
+    let extra = (total(two) - total(one)) * 30.0;
+    if two.0 * two.1 == 2 * threads && extra < 0.01 * 2.0 * (m * n * k) as f64 {
+        two
+    } else {
+        one
     }
 }
 

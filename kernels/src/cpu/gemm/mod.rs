@@ -45,6 +45,7 @@
 //! [`gemm_ref`] is the three-loop reference every fast path is tested against.
 
 mod driver;
+mod interleave;
 mod microkernel;
 mod pack;
 

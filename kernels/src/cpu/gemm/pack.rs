@@ -10,7 +10,11 @@
 //! the micro-kernel never branches on the edge. The transpose flags decide only which of the two
 //! index orders is the contiguous one in memory; both cases copy with unit-stride reads.
 
+use super::interleave::interleave;
 use crate::Float;
+
+/// Widest sliver any kernel uses (MR and NR are at most this).
+const MAX_SLIVER: usize = 16;
 
 /// Where an operand's numbers sit in its buffer. The stored matrix X has *lines* (rows, or
 /// columns when `trans`), each contiguous: line `l` starts at `l * ld`, or at `offsets[l]` when
@@ -72,18 +76,17 @@ pub(crate) fn pack_a<T: Float>(
             }
         } else {
             // op(A)[i, p] = a[i·ld + p]: each row of the sliver is contiguous; write it with
-            // stride mr (the sliver is small enough to stay in L1 while we do).
-            for r in 0..rows {
-                let src = &a.data[a.start(row0 + r) + p0..][..kc];
-                for (out, &v) in sliver[r..].iter_mut().step_by(mr).zip(src) {
-                    *out = v;
-                }
+            // stride mr (the sliver is small enough to stay in L1 while we do). The rows of a
+            // wide A are far apart in memory (a new page each), which the hardware prefetcher
+            // cannot guess: ask for the next sliver's rows now.
+            for r in 0..mr.min(mc.saturating_sub((s + 1) * mr)) {
+                prefetch_run(a.data, a.start(row0 + mr + r) + p0, kc);
             }
-            for r in rows..mr {
-                for out in sliver[r..].iter_mut().step_by(mr) {
-                    *out = T::ZERO;
-                }
+            let mut starts = [0usize; MAX_SLIVER];
+            for (r, st) in starts.iter_mut().enumerate().take(rows) {
+                *st = a.start(row0 + r) + p0;
             }
+            interleave(a.data, &starts[..rows], kc, sliver, mr);
         }
     }
 }
@@ -100,9 +103,51 @@ pub(crate) fn pack_b<T: Float>(
 ) {
     let slivers = nc.div_ceil(nr);
     assert!(dst.len() >= slivers * kc * nr, "pack_b: buffer too short");
+    if !b.trans {
+        // Row p of the block is contiguous across all slivers: read it once, front to back,
+        // and deal its nr-wide pieces out to the slivers (reading sliver by sliver would touch
+        // one cache line per row, a new page each time when B is wide).
+        for p in 0..kc {
+            // Rows of a wide B are far apart: start loading the one after next.
+            if p + 2 < kc {
+                prefetch_run(b.data, b.start(p0 + p + 2) + j0, nc);
+            }
+            let src = &b.data[b.start(p0 + p) + j0..][..nc];
+            for (s, piece) in src.chunks(nr).enumerate() {
+                let out = &mut dst[s * kc * nr + p * nr..][..nr];
+                out[..piece.len()].copy_from_slice(piece);
+                out[piece.len()..].fill(T::ZERO);
+            }
+        }
+        return;
+    }
     for (s, sliver) in dst.chunks_exact_mut(kc * nr).take(slivers).enumerate() {
+        // Stored rows of the next sliver: request them ahead (see `pack_a`).
+        for c in 0..nr.min(nc.saturating_sub((s + 1) * nr)) {
+            prefetch_run(b.data, b.start(j0 + (s + 1) * nr + c) + p0, kc);
+        }
         pack_b_sliver(b, p0, kc, j0 + s * nr, nr.min(nc - s * nr), sliver, nr);
     }
+}
+
+/// Hints the CPU to start loading `data[start..start + len]` into cache (no effect on results).
+#[inline(always)]
+fn prefetch_run<T>(data: &[T], start: usize, len: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let end = (start + len).min(data.len());
+        let step = (64 / std::mem::size_of::<T>()).max(1);
+        let mut i = start;
+        while i < end {
+            // SAFETY: a prefetch never faults and reads nothing architecturally; the address is
+            // inside `data` anyway (i < end <= data.len()).
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(data.as_ptr().add(i) as *const i8) };
+            i += step;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (data, start, len);
 }
 
 /// One `kc x nr` sliver of B~ starting at column `col0`, `cols` of them valid.
@@ -123,17 +168,11 @@ pub(crate) fn pack_b_sliver<T: Float>(
             out[cols..].fill(T::ZERO);
         }
     } else {
-        // op(B)[p, j] = b[j·ld + p]: column j of the sliver is a contiguous row of b.
-        for c in 0..cols {
-            let src = &b.data[b.start(col0 + c) + p0..][..kc];
-            for (out, &v) in sliver[c..].iter_mut().step_by(nr).zip(src) {
-                *out = v;
-            }
+        // op(B)[p, j] = b[j·ld + p]: column j of the sliver is a contiguous line of b.
+        let mut starts = [0usize; MAX_SLIVER];
+        for (c, st) in starts.iter_mut().enumerate().take(cols) {
+            *st = b.start(col0 + c) + p0;
         }
-        for c in cols..nr {
-            for out in sliver[c..].iter_mut().step_by(nr).take(kc) {
-                *out = T::ZERO;
-            }
-        }
+        interleave(b.data, &starts[..cols], kc, sliver, nr);
     }
 }

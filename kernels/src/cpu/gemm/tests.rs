@@ -137,7 +137,7 @@ fn gemm_threaded_matches_reference() {
     });
     // Big enough to be threaded, with every flag combination, on 2 threads.
     pool(2).install(|| {
-        let mut rep = Report::new("gemm f32 2 threads 97x131x71", 1e-4);
+        let mut rep = Report::new("gemm f32 2 threads (97x131x71, 301x263x129)", 1e-4);
         let mut rng = Rng(7);
         for trans in [(false, false), (true, false), (false, true), (true, true)] {
             check::<f32>(
@@ -151,6 +151,17 @@ fn gemm_threaded_matches_reference() {
                 &|s, al, a, b, be, c| gemm(s, al, a, b, be, c),
             );
         }
+        // Large enough for two tasks per thread (see `task_grid`).
+        check::<f32>(
+            &mut rep,
+            &mut rng,
+            (301, 263, 129),
+            (false, true),
+            0,
+            1.0,
+            0.0,
+            &|s, al, a, b, be, c| gemm(s, al, a, b, be, c),
+        );
         rep.finish();
     });
 }
