@@ -77,6 +77,10 @@ pub struct MarginSoftmax {
     pub hard_negatives: Option<HardNegatives>,
     /// ε of the feature and weight normalisation (LOSSES.md §0).
     pub norm_eps: f64,
+    /// `Some(chunk)`: compute the loss with the fused, class-chunked head
+    /// (`anglegrad_ops::fused_margin_softmax_rows`, memory B × chunk instead of B × C); `None`:
+    /// the composite of ops (the oracle). SV-X's hard-negative re-weighting is composite only.
+    pub fused_chunk: Option<usize>,
 }
 
 impl MarginSoftmax {
@@ -86,6 +90,15 @@ impl MarginSoftmax {
             margin,
             hard_negatives: None,
             norm_eps: ops::DEFAULT_NORM_EPS,
+            fused_chunk: None,
+        }
+    }
+
+    /// The same head computed by the fused, class-chunked op (`chunk` classes at a time).
+    pub fn fused(self, chunk: usize) -> Self {
+        MarginSoftmax {
+            fused_chunk: Some(chunk),
+            ..self
         }
     }
 

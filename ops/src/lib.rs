@@ -118,6 +118,7 @@ pub const RECORDED_OPS: &[&str] = &[
     "batch_norm",
     "prelu",
     "dropout",
+    "fused_margin_softmax",
 ];
 
 /// Composite ops (no rule of their own); the gradient-check table has a row for each too.
@@ -140,6 +141,7 @@ pub const COMPOSITE_OPS: &[&str] = &[
 pub use metric::distance::{pairwise_dist, pairwise_sq_dist, pairwise_sq_dist_expanded, safe_sqrt};
 pub use metric::histogram::{soft_histogram, soft_histogram_normalized};
 pub use metric::margin::{target_margin, Fallback, GradientMode, MarginFn};
+pub use metric::margin_head::{fused_margin_softmax_rows, MarginHead};
 pub use metric::segment::{segment_mean, segment_sum};
 pub use metric::select::{masked_argmax, masked_argmin};
 pub use metric::topk::topk;

@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 use anglegrad_engine::{DType, Result, Rng, Tensor};
 use anglegrad_ops::gradcheck::{check_gradients_wrt, GradCheck};
 use anglegrad_ops::{
-    self as ops, BatchNormOptions, Conv2dOptions, Fallback, GradientMode, MarginFn, Pool2dOptions,
-    RunningStats, TensorOps, COMPOSITE_OPS, RECORDED_OPS,
+    self as ops, BatchNormOptions, Conv2dOptions, Fallback, GradientMode, MarginFn, MarginHead,
+    Pool2dOptions, RunningStats, TensorOps, COMPOSITE_OPS, RECORDED_OPS,
 };
 
 type OpFn = Box<dyn Fn(&[Tensor]) -> Result<Tensor>>;
@@ -497,6 +497,25 @@ fn table() -> Vec<Row> {
         row("dropout", vec![g.normal(&[4, 6])], |x| {
             ops::dropout(&x[0], 0.4, 17)
         }),
+        row(
+            "fused_margin_softmax",
+            vec![g.normal(&[5, 4]), g.normal(&[7, 4])],
+            |x| {
+                let head = MarginHead {
+                    s: 8.0,
+                    margin: Some((
+                        MarginFn::Angular {
+                            m: 0.5,
+                            fallback: Fallback::Threshold,
+                        },
+                        GradientMode::Exact,
+                    )),
+                    chunk: 3,
+                    eps: 1e-12,
+                };
+                ops::fused_margin_softmax_rows(&x[0], &x[1], &[6, 0, 3, 3, 1], head)
+            },
+        ),
         // ----- graphs that break naive engines -----
         row(
             "graph: tensor used three times",

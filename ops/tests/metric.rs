@@ -121,3 +121,26 @@ fn soft_histogram_of_one_value_peaks_at_its_bin() {
     assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
     assert!(ops::soft_histogram(&t(&[0.5], &[1]), &centres, 0.0).is_err());
 }
+
+#[test]
+fn fused_head_recompute_and_cache_give_the_same_gradients() {
+    use anglegrad_engine::Rng;
+    use anglegrad_ops::MarginHead;
+    let mut rng = Rng::new(3);
+    let x0 = Tensor::randn([6, 5], 0.0, 1.0, DType::F64, &mut rng).unwrap();
+    let w0 = Tensor::randn([13, 5], 0.0, 1.0, DType::F64, &mut rng).unwrap();
+    let labels = [12, 0, 5, 5, 7, 1];
+    let margin = Some((MarginFn::Additive { m: 0.35 }, GradientMode::Exact));
+    let run = |cache_bytes| {
+        let head = MarginHead { chunk: 4, cache_bytes, ..MarginHead::new(30.0, margin) };
+        let tape = Tape::new();
+        let (x, w) = (tape.watch(&x0), tape.watch(&w0));
+        let loss = ops::fused_margin_softmax_rows(&x, &w, &labels, head).unwrap().sum_all().unwrap();
+        let g = tape.backward(&loss).unwrap();
+        [g.wrt(&x0).unwrap().to_vec_f64(), g.wrt(&w0).unwrap().to_vec_f64()].concat()
+    };
+    let (cached, recomputed) = (run(usize::MAX), run(0));
+    for (a, b) in cached.iter().zip(&recomputed) {
+        assert!((a - b).abs() <= 1e-13 * a.abs().max(1.0), "{a} vs {b}");
+    }
+}

@@ -13,6 +13,7 @@
 pub mod distance;
 pub mod histogram;
 pub mod margin;
+pub mod margin_head;
 pub mod segment;
 pub mod select;
 pub mod topk;
