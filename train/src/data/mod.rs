@@ -1,0 +1,16 @@
+//! Data: file formats, the project RNG, the synthetic identities (DATASETS.md §0–§4).
+//!
+//! | module | what |
+//! |---|---|
+//! | [`rng`] | SplitMix64 and keyed streams (§0) |
+//! | [`images`] | u8 image batches `[N, C, H, W]` and vector samples |
+//! | [`idx`] | IDX / IDX.gz (MNIST, Fashion-MNIST) (§1.1) |
+
+pub(crate) mod bytes;
+pub mod idx;
+pub mod images;
+pub mod rng;
+pub mod source;
+
+pub use images::{Images, Samples};
+pub use rng::Rng;
