@@ -10,5 +10,6 @@
 
 pub mod data;
 pub mod error;
+pub mod eval;
 
 pub use error::{Error, Offset, Result};
