@@ -5,10 +5,16 @@
 //! | [`rng`] | SplitMix64 and keyed streams (§0) |
 //! | [`images`] | u8 image batches `[N, C, H, W]` and vector samples |
 //! | [`idx`] | IDX / IDX.gz (MNIST, Fashion-MNIST) (§1.1) |
+//! | [`codec`] | JPEG / PNG by magic, decode and encode |
+//! | [`recordio`] | MXNet RecordIO physical records (§1.5) |
+//! | [`mxpack`] | `train.rec` + `.idx` + `property` face packs, identity index (§1.5) |
 
 pub(crate) mod bytes;
+pub mod codec;
 pub mod idx;
 pub mod images;
+pub mod mxpack;
+pub mod recordio;
 pub mod rng;
 pub mod source;
 

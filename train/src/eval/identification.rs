@@ -105,16 +105,21 @@ impl Enrolled {
         let mut s = vec![f64::NEG_INFINITY; c_n];
         match mode {
             Gallery::Template => {
-                for c in 0..c_n {
-                    let mut sum = self.sums[c].clone();
-                    let mut count = self.counts[c];
-                    if let Some(e) = exclude.filter(|&e| self.ids[e] == c) {
-                        sum.iter_mut().zip(&self.rows[e]).for_each(|(a, v)| *a -= v);
-                        count -= 1;
-                    }
+                for (c, s_c) in s.iter_mut().enumerate() {
+                    // Only the probe's own identity loses a row (its own) in leave-one-out.
+                    let without_probe: Vec<f64>;
+                    let (sum, count) = match exclude.filter(|&e| self.ids[e] == c) {
+                        Some(e) => {
+                            let row = &self.rows[e];
+                            without_probe =
+                                self.sums[c].iter().zip(row).map(|(a, v)| a - v).collect();
+                            (&without_probe, self.counts[c] - 1)
+                        }
+                        None => (&self.sums[c], self.counts[c]),
+                    };
                     if count > 0 {
-                        let n = dot(&sum, &sum).sqrt();
-                        s[c] = if n > 0.0 { dot(probe, &sum) / n } else { 0.0 };
+                        let n = dot(sum, sum).sqrt();
+                        *s_c = if n > 0.0 { dot(probe, sum) / n } else { 0.0 };
                     }
                 }
             }
