@@ -6,14 +6,18 @@
 //! | [`images`] | u8 image batches `[N, C, H, W]` and vector samples |
 //! | [`idx`] | IDX / IDX.gz (MNIST, Fashion-MNIST) (§1.1) |
 //! | [`codec`] | JPEG / PNG by magic, decode and encode |
+//! | [`folder`] | `root/<identity>/<image>` folders (§1.2) |
+//! | [`pairs`] | LFW `pairs.txt`, View 1 and View 2 (§1.3) |
 //! | [`recordio`] | MXNet RecordIO physical records (§1.5) |
 //! | [`mxpack`] | `train.rec` + `.idx` + `property` face packs, identity index (§1.5) |
 
 pub(crate) mod bytes;
 pub mod codec;
+pub mod folder;
 pub mod idx;
 pub mod images;
 pub mod mxpack;
+pub mod pairs;
 pub mod recordio;
 pub mod rng;
 pub mod source;

@@ -3,6 +3,7 @@
 //! must name the right offset.
 
 mod idx;
+mod pairs;
 mod recordio;
 
 /// A fresh empty directory under the target's temp dir, unique per test.
