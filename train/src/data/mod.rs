@@ -8,6 +8,7 @@
 //! | [`codec`] | JPEG / PNG by magic, decode and encode |
 //! | [`folder`] | `root/<identity>/<image>` folders (§1.2) |
 //! | [`pairs`] | LFW `pairs.txt`, View 1 and View 2 (§1.3) |
+//! | [`verification_bin`] | insightface verification `.bin` pickles (§1.4) |
 //! | [`recordio`] | MXNet RecordIO physical records (§1.5) |
 //! | [`mxpack`] | `train.rec` + `.idx` + `property` face packs, identity index (§1.5) |
 
@@ -21,6 +22,7 @@ pub mod pairs;
 pub mod recordio;
 pub mod rng;
 pub mod source;
+pub mod verification_bin;
 
 pub use images::{Images, Samples};
 pub use rng::Rng;

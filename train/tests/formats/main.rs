@@ -5,6 +5,7 @@
 mod idx;
 mod pairs;
 mod recordio;
+mod verification_bin;
 
 /// A fresh empty directory under the target's temp dir, unique per test.
 pub fn temp_dir(name: &str) -> std::path::PathBuf {
