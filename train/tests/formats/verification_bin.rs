@@ -104,9 +104,7 @@ fn structure_errors_name_the_element() {
         "the writer refuses 4 images for 3 pairs"
     );
     // A 2-tuple of (list, list) with 3 images for 2 pairs.
-    let mut b = Vec::from(hex(
-        "80025d7100284306ffd8ff0000004306ffd8ff0101014306ffd8ff02020265",
-    ));
+    let mut b = hex("80025d7100284306ffd8ff0000004306ffd8ff0101014306ffd8ff02020265");
     b.extend(hex("5d7101288889658671022e"));
     assert_err(
         VerificationBin::parse(&b, "x"),
