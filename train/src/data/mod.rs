@@ -5,13 +5,16 @@
 //! | [`rng`] | SplitMix64 and keyed streams (§0) |
 //! | [`images`] | u8 image batches `[N, C, H, W]` and vector samples |
 //! | [`idx`] | IDX / IDX.gz (MNIST, Fashion-MNIST) (§1.1) |
+//! | [`align`] | 5-landmark similarity alignment onto the 112×112 template (§1.6) |
 //! | [`codec`] | JPEG / PNG by magic, decode and encode |
 //! | [`folder`] | `root/<identity>/<image>` folders (§1.2) |
 //! | [`pairs`] | LFW `pairs.txt`, View 1 and View 2 (§1.3) |
 //! | [`verification_bin`] | insightface verification `.bin` pickles (§1.4) |
+//! | [`synthetic`] | the synthetic identities generator (§4) |
 //! | [`recordio`] | MXNet RecordIO physical records (§1.5) |
 //! | [`mxpack`] | `train.rec` + `.idx` + `property` face packs, identity index (§1.5) |
 
+pub mod align;
 pub(crate) mod bytes;
 pub mod codec;
 pub mod folder;
@@ -22,6 +25,7 @@ pub mod pairs;
 pub mod recordio;
 pub mod rng;
 pub mod source;
+pub mod synthetic;
 pub mod verification_bin;
 
 pub use images::{Images, Samples};
