@@ -27,6 +27,11 @@ pub(crate) mod tag {
     pub const LABEL: u64 = 0x4C_4142_454C; // "LABEL"
 }
 
+/// The stream tag of vector mode's matrix `A` (for tests that rebuild the means `A z_i`).
+pub fn tag_vector_map() -> u64 {
+    tag::VECTOR_MAP
+}
+
 /// Number of face parameters (see [`FaceParams`]).
 pub const FACE_PARAMS: usize = 34;
 
