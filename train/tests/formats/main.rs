@@ -2,6 +2,7 @@
 //! each header boundary and one byte short; wrong magic; lengths past the end. Each failure
 //! must name the right offset.
 
+mod fuzz;
 mod idx;
 mod pairs;
 mod recordio;
