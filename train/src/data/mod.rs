@@ -7,6 +7,7 @@
 //! | [`idx`] | IDX / IDX.gz (MNIST, Fashion-MNIST) (§1.1) |
 //! | [`align`] | 5-landmark similarity alignment onto the 112×112 template (§1.6) |
 //! | [`codec`] | JPEG / PNG by magic, decode and encode |
+//! | [`fashion_mnist`] | Fashion-MNIST loader and its closed-set pairs (§2, §3.2) |
 //! | [`folder`] | `root/<identity>/<image>` folders (§1.2) |
 //! | [`pairs`] | LFW `pairs.txt`, View 1 and View 2 (§1.3) |
 //! | [`verification_bin`] | insightface verification `.bin` pickles (§1.4) |
@@ -17,6 +18,7 @@
 pub mod align;
 pub(crate) mod bytes;
 pub mod codec;
+pub mod fashion_mnist;
 pub mod folder;
 pub mod idx;
 pub mod images;
