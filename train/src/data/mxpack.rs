@@ -255,7 +255,8 @@ impl<R: Read + Seek> RecordPack<R> {
             None => None,
         };
         let keys = parse_index(idx, idx_file, reader.len())?;
-        let offset_of = |k: u64| keys.iter().find(|e| e.0 == k).map(|e| e.1);
+        let by_key: std::collections::HashMap<u64, u64> = keys.iter().copied().collect();
+        let offset_of = |k: u64| by_key.get(&k).copied();
         let mut identities = None;
         let mut images = keys.clone();
         if let Some(o0) = offset_of(0) {
