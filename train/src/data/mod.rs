@@ -4,6 +4,7 @@
 //! |---|---|
 //! | [`rng`] | SplitMix64 and keyed streams (§0) |
 //! | [`images`] | u8 image batches `[N, C, H, W]` and vector samples |
+//! | [`glyphs`] | glyph identities: CJK characters in font styles, the open-set benchmark (§3.1) |
 //! | [`idx`] | IDX / IDX.gz (MNIST, Fashion-MNIST) (§1.1) |
 //! | [`align`] | 5-landmark similarity alignment onto the 112×112 template (§1.6) |
 //! | [`codec`] | JPEG / PNG by magic, decode and encode |
@@ -20,6 +21,7 @@ pub(crate) mod bytes;
 pub mod codec;
 pub mod fashion_mnist;
 pub mod folder;
+pub mod glyphs;
 pub mod idx;
 pub mod images;
 pub mod mxpack;
