@@ -1,9 +1,8 @@
 //! Fashion-MNIST from the Debian package (DATASETS.md §2): prints
 //! `skipped: Fashion-MNIST not installed` when absent, unless `ANGLEGRAD_REQUIRE_DATA=1`.
 
-use anglegrad_train::data::fashion_mnist::{
-    data_required, load, locate, verification_pairs, Split,
-};
+use anglegrad_train::data::data_required;
+use anglegrad_train::data::fashion_mnist::{load, locate, verification_pairs, Split};
 use anglegrad_train::eval::{cosine_scores, VerificationReport};
 
 fn installed() -> bool {

@@ -2,7 +2,7 @@
 //! `skipped: CJK fonts not installed` without them, unless `ANGLEGRAD_REQUIRE_DATA=1`.
 
 use ab_glyph::FontRef;
-use anglegrad_train::data::fashion_mnist::data_required;
+use anglegrad_train::data::data_required;
 use anglegrad_train::data::glyphs::fonts::{all_installed, FACES};
 use anglegrad_train::data::glyphs::raster::{render_glyph, CANVAS, INK};
 use anglegrad_train::data::glyphs::{GlyphSet, PAIRS_PER_FOLD};

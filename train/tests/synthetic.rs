@@ -4,7 +4,9 @@
 use std::sync::OnceLock;
 
 use anglegrad_train::data::align::{template, Similarity};
-use anglegrad_train::data::synthetic::identity::{gaussian_matrix, latent, mat_vec, Population};
+use anglegrad_train::data::synthetic::identity::{
+    gaussian_matrix, latent, mat_vec, tag, Population,
+};
 use anglegrad_train::data::synthetic::sample::{vector_sample, SampleDraw};
 use anglegrad_train::data::synthetic::{Nuisance, SyntheticConfig, SyntheticSet, FOLDS};
 use anglegrad_train::data::Samples;
@@ -169,12 +171,7 @@ fn vector_mode_nearest_mean_accuracy_matches_theory() {
     let cfg = SyntheticConfig::preset("tiny").unwrap().vector_mode();
     let pop = Population::new(&cfg);
     let dim = cfg.vector_dim;
-    let a = gaussian_matrix(
-        cfg.seed,
-        anglegrad_train::data::synthetic::identity::tag_vector_map(),
-        dim,
-        cfg.latent_dim,
-    );
+    let a = gaussian_matrix(cfg.seed, tag::VECTOR_MAP, dim, cfg.latent_dim);
     let mean = |i: usize| mat_vec(&a, &latent(&cfg, i, pop.family[i]));
     let unit = |v: &[f64]| {
         let n = v.iter().map(|x| x * x).sum::<f64>().sqrt();

@@ -50,11 +50,6 @@ impl Split {
     }
 }
 
-/// `ANGLEGRAD_REQUIRE_DATA=1` (CI): a missing optional data set is a failure, not a skip.
-pub fn data_required() -> bool {
-    std::env::var("ANGLEGRAD_REQUIRE_DATA").is_ok_and(|v| v == "1")
-}
-
 /// The image and label files of `split` in `dir`, gzip preferred, if both exist.
 fn files_in(dir: &Path, split: Split) -> Option<(PathBuf, PathBuf)> {
     let p = split.prefix();

@@ -34,3 +34,9 @@ pub mod verification_bin;
 
 pub use images::{Images, Samples};
 pub use rng::Rng;
+
+/// `ANGLEGRAD_REQUIRE_DATA=1` (CI): a missing optional data set (Fashion-MNIST, the CJK fonts)
+/// is a failure, not a skip.
+pub fn data_required() -> bool {
+    std::env::var("ANGLEGRAD_REQUIRE_DATA").is_ok_and(|v| v == "1")
+}

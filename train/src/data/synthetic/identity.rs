@@ -14,8 +14,8 @@
 use super::config::SyntheticConfig;
 use crate::data::rng::Rng;
 
-/// Stream tags: each kind of randomness has its own keyed stream.
-pub(crate) mod tag {
+/// Stream tags: each kind of randomness has its own keyed stream `(seed, tag, a, b)`.
+pub mod tag {
     pub const FAMILY: u64 = 0x4641_4D49_4C59; // "FAMILY"
     pub const MEMBER: u64 = 0x4D45_4D42_4552; // "MEMBER"
     pub const TAIL: u64 = 0x5441_494C; // "TAIL"
@@ -25,11 +25,6 @@ pub(crate) mod tag {
     pub const VERIF: u64 = 0x5645_5249; // "VERI"
     pub const PAIRS: u64 = 0x5041_4952; // "PAIR"
     pub const LABEL: u64 = 0x4C_4142_454C; // "LABEL"
-}
-
-/// The stream tag of vector mode's matrix `A` (for tests that rebuild the means `A z_i`).
-pub fn tag_vector_map() -> u64 {
-    tag::VECTOR_MAP
 }
 
 /// Number of face parameters (see [`FaceParams`]).
