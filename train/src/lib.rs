@@ -1,1 +1,15 @@
-//! anglegrad-train (see ../shared/DESIGN.md §2).
+//! anglegrad-train (see ../shared/DESIGN.md §2): data sets and their file formats, the
+//! synthetic identities generator, and the evaluation metrics of face verification and
+//! identification.
+//!
+//! Map:
+//! - [`data`]: readers and writers (IDX, image folders, LFW `pairs.txt`, insightface `.bin`,
+//!   MXNet RecordIO), the project RNG, the synthetic identities.
+//! - [`eval`]: ROC, AUC, EER, TAR@FAR, 10-fold verification accuracy, VAL@FAR, rank-k.
+//! - [`error`]: the error type; every format error names the file and the byte offset.
+
+pub mod data;
+pub mod error;
+pub mod eval;
+
+pub use error::{Error, Offset, Result};
