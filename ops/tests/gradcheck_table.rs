@@ -501,17 +501,13 @@ fn table() -> Vec<Row> {
             "fused_margin_softmax",
             vec![g.normal(&[5, 4]), g.normal(&[7, 4])],
             |x| {
+                let arc = MarginFn::Angular {
+                    m: 0.5,
+                    fallback: Fallback::Threshold,
+                };
                 let head = MarginHead {
-                    s: 8.0,
-                    margin: Some((
-                        MarginFn::Angular {
-                            m: 0.5,
-                            fallback: Fallback::Threshold,
-                        },
-                        GradientMode::Exact,
-                    )),
                     chunk: 3,
-                    eps: 1e-12,
+                    ..MarginHead::new(8.0, Some((arc, GradientMode::Exact)))
                 };
                 ops::fused_margin_softmax_rows(&x[0], &x[1], &[6, 0, 3, 3, 1], head)
             },

@@ -132,12 +132,23 @@ fn fused_head_recompute_and_cache_give_the_same_gradients() {
     let labels = [12, 0, 5, 5, 7, 1];
     let margin = Some((MarginFn::Additive { m: 0.35 }, GradientMode::Exact));
     let run = |cache_bytes| {
-        let head = MarginHead { chunk: 4, cache_bytes, ..MarginHead::new(30.0, margin) };
+        let head = MarginHead {
+            chunk: 4,
+            cache_bytes,
+            ..MarginHead::new(30.0, margin)
+        };
         let tape = Tape::new();
         let (x, w) = (tape.watch(&x0), tape.watch(&w0));
-        let loss = ops::fused_margin_softmax_rows(&x, &w, &labels, head).unwrap().sum_all().unwrap();
+        let loss = ops::fused_margin_softmax_rows(&x, &w, &labels, head)
+            .unwrap()
+            .sum_all()
+            .unwrap();
         let g = tape.backward(&loss).unwrap();
-        [g.wrt(&x0).unwrap().to_vec_f64(), g.wrt(&w0).unwrap().to_vec_f64()].concat()
+        [
+            g.wrt(&x0).unwrap().to_vec_f64(),
+            g.wrt(&w0).unwrap().to_vec_f64(),
+        ]
+        .concat()
     };
     let (cached, recomputed) = (run(usize::MAX), run(0));
     for (a, b) in cached.iter().zip(&recomputed) {

@@ -53,7 +53,13 @@ pub struct MarginHead {
 impl MarginHead {
     /// A head with scale s and margin, 4096-class chunks, ε 1e-12 and the default cache budget.
     pub fn new(s: f64, margin: Option<(MarginFn, GradientMode)>) -> Self {
-        MarginHead { s, margin, chunk: 4096, eps: 1e-12, cache_bytes: DEFAULT_CACHE_BYTES }
+        MarginHead {
+            s,
+            margin,
+            chunk: 4096,
+            eps: 1e-12,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+        }
     }
 
     fn phi(&self, c: f64) -> f64 {
@@ -69,36 +75,69 @@ impl MarginHead {
 
 /// Per-row margin-softmax cross-entropy [B] of embeddings x [B, D] against class weights
 /// W [C, D] (mean it for the batch loss).
-pub fn fused_margin_softmax_rows(x: &Tensor, w: &Tensor, labels: &[usize], head: MarginHead) -> Result<Tensor> {
+pub fn fused_margin_softmax_rows(
+    x: &Tensor,
+    w: &Tensor,
+    labels: &[usize],
+    head: MarginHead,
+) -> Result<Tensor> {
     const OP: &str = "fused_margin_softmax";
     same_dtype(OP, x, w)?;
     if x.rank() != 2 || w.rank() != 2 || x.dims()[1] != w.dims()[1] {
-        return Err(Error::ShapeMismatch { op: OP, lhs: x.shape().clone(), rhs: w.shape().clone() });
+        return Err(Error::ShapeMismatch {
+            op: OP,
+            lhs: x.shape().clone(),
+            rhs: w.shape().clone(),
+        });
     }
     if head.chunk == 0 {
         return Err(Error::invalid(OP, "chunk must be >= 1"));
     }
     let (b, d, c) = (x.dims()[0], x.dims()[1], w.dims()[0]);
     if labels.len() != b {
-        return Err(Error::invalid(OP, format!("{} labels for {b} embeddings", labels.len())));
+        return Err(Error::invalid(
+            OP,
+            format!("{} labels for {b} embeddings", labels.len()),
+        ));
     }
     if let Some(&bad) = labels.iter().find(|&&y| y >= c) {
-        return Err(Error::IndexOutOfRange { op: OP, index: bad, size: c });
+        return Err(Error::IndexOutOfRange {
+            op: OP,
+            index: bad,
+            size: c,
+        });
     }
     let tracked = Tensor::any_tracked(&[x, w]);
     let (losses, saved) = with_float!(x.dtype(), OP, |T| {
         let keep = tracked && b * c * std::mem::size_of::<T>() <= head.cache_bytes;
-        let f = forward::<T>(x.as_slice::<T>()?, w.as_slice::<T>()?, labels, b, d, c, &head, keep);
+        let f = forward::<T>(
+            x.as_slice::<T>()?,
+            w.as_slice::<T>()?,
+            labels,
+            b,
+            d,
+            c,
+            &head,
+            keep,
+        );
         let saved = Saved {
             x_hat: Tensor::from_vec(f.x_hat, [b, d])?,
             x_norm: f.x_norm,
             lse: f.lse,
             target_cos: f.target_cos,
-            cosines: f.cosines.map(|v| Tensor::from_vec(v, [b * c])).transpose()?,
+            cosines: f
+                .cosines
+                .map(|v| Tensor::from_vec(v, [b * c]))
+                .transpose()?,
         };
         Ok((Tensor::from_vec(f.loss, [b])?, saved))
     })?;
-    let rule = MarginHeadRule { head, w: w.detach(), labels: Arc::new(labels.to_vec()), saved };
+    let rule = MarginHeadRule {
+        head,
+        w: w.detach(),
+        labels: Arc::new(labels.to_vec()),
+        saved,
+    };
     losses.record(&[x, w], rule)
 }
 
@@ -114,19 +153,29 @@ struct Forward<T> {
 
 /// Row norms sqrt(‖v‖² + ε) and the normalised rows.
 fn normalize_rows<T: Float>(v: &[T], d: usize, eps: f64, out: &mut [T], norms: &mut [f64]) {
-    out.par_chunks_mut(d).zip(v.par_chunks(d)).zip(norms.par_iter_mut()).for_each(|((o, row), n)| {
-        let r = (row.iter().map(|&e| e.to_f64() * e.to_f64()).sum::<f64>() + eps).sqrt();
-        *n = r;
-        let inv = T::from_f64(1.0 / r);
-        for (oe, &e) in o.iter_mut().zip(row) {
-            *oe = e * inv;
-        }
-    });
+    out.par_chunks_mut(d)
+        .zip(v.par_chunks(d))
+        .zip(norms.par_iter_mut())
+        .for_each(|((o, row), n)| {
+            let r = (row.iter().map(|&e| e.to_f64() * e.to_f64()).sum::<f64>() + eps).sqrt();
+            *n = r;
+            let inv = T::from_f64(1.0 / r);
+            for (oe, &e) in o.iter_mut().zip(row) {
+                *oe = e * inv;
+            }
+        });
 }
 
 /// The cosines of every row of x̂ with the normalised chunk rows: [B, nc].
 fn chunk_cosines<T: Float>(x_hat: &[T], w_hat: &[T], b: usize, nc: usize, d: usize, cos: &mut [T]) {
-    gemm(&GemmShape::dense(b, nc, d, false, true), T::ONE, x_hat, w_hat, T::ZERO, cos);
+    gemm(
+        &GemmShape::dense(b, nc, d, false, true),
+        T::ONE,
+        x_hat,
+        w_hat,
+        T::ZERO,
+        cos,
+    );
 }
 
 /// y = exp(x − shift), returning Σ y (AVX2 for f32, scalar otherwise).
@@ -154,7 +203,16 @@ fn chunk_logits<T: Float>(cos_row: &[T], s: T, target: Option<(usize, f64)>, z: 
 }
 
 #[allow(clippy::too_many_arguments)]
-fn forward<T: Float>(x: &[T], w: &[T], labels: &[usize], b: usize, d: usize, c: usize, head: &MarginHead, keep: bool) -> Forward<T> {
+fn forward<T: Float>(
+    x: &[T],
+    w: &[T],
+    labels: &[usize],
+    b: usize,
+    d: usize,
+    c: usize,
+    head: &MarginHead,
+    keep: bool,
+) -> Forward<T> {
     let mut x_hat = vec![T::ZERO; b * d];
     let mut x_norm = vec![0.0; b];
     normalize_rows(x, d, head.eps, &mut x_hat, &mut x_norm);
@@ -163,7 +221,12 @@ fn forward<T: Float>(x: &[T], w: &[T], labels: &[usize], b: usize, d: usize, c: 
         .map(|i| {
             let wy = &w[labels[i] * d..(labels[i] + 1) * d];
             let r = (wy.iter().map(|&e| e.to_f64() * e.to_f64()).sum::<f64>() + head.eps).sqrt();
-            x_hat[i * d..(i + 1) * d].iter().zip(wy).map(|(&a, &e)| a.to_f64() * e.to_f64()).sum::<f64>() / r
+            x_hat[i * d..(i + 1) * d]
+                .iter()
+                .zip(wy)
+                .map(|(&a, &e)| a.to_f64() * e.to_f64())
+                .sum::<f64>()
+                / r
         })
         .collect();
     let target_logit: Vec<f64> = target_cos.iter().map(|&cy| head.s * head.phi(cy)).collect();
@@ -174,25 +237,53 @@ fn forward<T: Float>(x: &[T], w: &[T], labels: &[usize], b: usize, d: usize, c: 
     let s = T::from_f64(head.s);
     for j0 in (0..c).step_by(chunk) {
         let nc = chunk.min(c - j0);
-        normalize_rows(&w[j0 * d..(j0 + nc) * d], d, head.eps, &mut w_hat[..nc * d], &mut w_norm[..nc]);
-        let cos = if keep { &mut cosines[j0 * b..(j0 + nc) * b] } else { &mut cosines[..b * nc] };
-        chunk_cosines(&x_hat, &w_hat[..nc * d], b, nc, d, cos);
-        cos.par_chunks(nc).zip(run_max.par_iter_mut().zip(run_sum.par_iter_mut())).enumerate().for_each_init(
-            || (vec![T::ZERO; nc], vec![T::ZERO; nc]),
-            |(z, e), (i, (row, (m, l)))| {
-                let local = labels[i].checked_sub(j0).filter(|&t| t < nc);
-                chunk_logits(row, s, local.map(|t| (t, target_logit[i])), z);
-                let chunk_max = z.iter().fold(f64::NEG_INFINITY, |a, v| a.max(v.to_f64()));
-                let new_max = m.max(chunk_max);
-                let sum = exp_shifted(z, new_max, e);
-                *l = *l * (*m - new_max).exp() + sum;
-                *m = new_max;
-            },
+        normalize_rows(
+            &w[j0 * d..(j0 + nc) * d],
+            d,
+            head.eps,
+            &mut w_hat[..nc * d],
+            &mut w_norm[..nc],
         );
+        let cos = if keep {
+            &mut cosines[j0 * b..(j0 + nc) * b]
+        } else {
+            &mut cosines[..b * nc]
+        };
+        chunk_cosines(&x_hat, &w_hat[..nc * d], b, nc, d, cos);
+        cos.par_chunks(nc)
+            .zip(run_max.par_iter_mut().zip(run_sum.par_iter_mut()))
+            .enumerate()
+            .for_each_init(
+                || (vec![T::ZERO; nc], vec![T::ZERO; nc]),
+                |(z, e), (i, (row, (m, l)))| {
+                    let local = labels[i].checked_sub(j0).filter(|&t| t < nc);
+                    chunk_logits(row, s, local.map(|t| (t, target_logit[i])), z);
+                    let chunk_max = z.iter().fold(f64::NEG_INFINITY, |a, v| a.max(v.to_f64()));
+                    let new_max = m.max(chunk_max);
+                    let sum = exp_shifted(z, new_max, e);
+                    *l = *l * (*m - new_max).exp() + sum;
+                    *m = new_max;
+                },
+            );
     }
-    let lse: Vec<f64> = run_max.iter().zip(&run_sum).map(|(m, l)| m + l.ln()).collect();
-    let loss = lse.iter().zip(&target_logit).map(|(l, t)| T::from_f64(l - t)).collect();
-    Forward { x_hat, x_norm, lse, target_cos, loss, cosines: keep.then_some(cosines) }
+    let lse: Vec<f64> = run_max
+        .iter()
+        .zip(&run_sum)
+        .map(|(m, l)| m + l.ln())
+        .collect();
+    let loss = lse
+        .iter()
+        .zip(&target_logit)
+        .map(|(l, t)| T::from_f64(l - t))
+        .collect();
+    Forward {
+        x_hat,
+        x_norm,
+        lse,
+        target_cos,
+        loss,
+        cosines: keep.then_some(cosines),
+    }
 }
 
 struct Saved {
@@ -219,8 +310,20 @@ impl BackwardRule for MarginHeadRule {
         let (b, d) = (self.saved.x_hat.dims()[0], self.saved.x_hat.dims()[1]);
         let c = self.w.dims()[0];
         with_float!(g.dtype(), "fused_margin_softmax", |T| {
-            let (dx, dw) = backward::<T>(self, g.as_slice::<T>()?, self.w.as_slice::<T>()?, b, d, c, needs[1])?;
-            let dx = if needs[0] { Some(Tensor::from_vec(dx, [b, d])?) } else { None };
+            let (dx, dw) = backward::<T>(
+                self,
+                g.as_slice::<T>()?,
+                self.w.as_slice::<T>()?,
+                b,
+                d,
+                c,
+                needs[1],
+            )?;
+            let dx = if needs[0] {
+                Some(Tensor::from_vec(dx, [b, d])?)
+            } else {
+                None
+            };
             let dw = dw.map(|v| Tensor::from_vec(v, [c, d])).transpose()?;
             Ok(vec![dx, dw])
         })
@@ -235,31 +338,75 @@ impl BackwardRule for MarginHeadRule {
 
 /// (g − u (u·g)) / r for each row: the backward of v -> v / r, r = sqrt(‖v‖² + ε).
 fn normalize_backward_rows<T: Float>(u: &[T], g: &mut [T], norms: &[f64], d: usize) {
-    g.par_chunks_mut(d).zip(u.par_chunks(d)).zip(norms.par_iter()).for_each(|((gr, ur), &r)| {
-        let dot: f64 = gr.iter().zip(ur).map(|(&a, &b)| a.to_f64() * b.to_f64()).sum();
-        let (dot, inv) = (T::from_f64(dot), T::from_f64(1.0 / r));
-        for (ge, &ue) in gr.iter_mut().zip(ur) {
-            *ge = (*ge - ue * dot) * inv;
-        }
-    });
+    g.par_chunks_mut(d)
+        .zip(u.par_chunks(d))
+        .zip(norms.par_iter())
+        .for_each(|((gr, ur), &r)| {
+            let dot: f64 = gr
+                .iter()
+                .zip(ur)
+                .map(|(&a, &b)| a.to_f64() * b.to_f64())
+                .sum();
+            let (dot, inv) = (T::from_f64(dot), T::from_f64(1.0 / r));
+            for (ge, &ue) in gr.iter_mut().zip(ur) {
+                *ge = (*ge - ue * dot) * inv;
+            }
+        });
 }
 
 #[allow(clippy::type_complexity)]
-fn backward<T: Element>(rule: &MarginHeadRule, g: &[T], w: &[T], b: usize, d: usize, c: usize, need_dw: bool) -> Result<(Vec<T>, Option<Vec<T>>)> {
+fn backward<T: Element>(
+    rule: &MarginHeadRule,
+    g: &[T],
+    w: &[T],
+    b: usize,
+    d: usize,
+    c: usize,
+    need_dw: bool,
+) -> Result<(Vec<T>, Option<Vec<T>>)> {
     let head = &rule.head;
     let x_hat = rule.saved.x_hat.as_slice::<T>()?;
-    let cached = rule.saved.cosines.as_ref().map(|t| t.as_slice::<T>()).transpose()?;
+    let cached = rule
+        .saved
+        .cosines
+        .as_ref()
+        .map(|t| t.as_slice::<T>())
+        .transpose()?;
     let (lse, labels) = (&rule.saved.lse, &rule.labels);
-    let target_logit: Vec<f64> = rule.saved.target_cos.iter().map(|&cy| head.s * head.phi(cy)).collect();
-    let target_slope: Vec<f64> = rule.saved.target_cos.iter().map(|&cy| head.s * head.dphi(cy)).collect();
+    let target_logit: Vec<f64> = rule
+        .saved
+        .target_cos
+        .iter()
+        .map(|&cy| head.s * head.phi(cy))
+        .collect();
+    let target_slope: Vec<f64> = rule
+        .saved
+        .target_cos
+        .iter()
+        .map(|&cy| head.s * head.dphi(cy))
+        .collect();
     let mut dx_hat = vec![T::ZERO; b * d];
-    let mut dw = if need_dw { Some(vec![T::ZERO; c * d]) } else { None };
+    let mut dw = if need_dw {
+        Some(vec![T::ZERO; c * d])
+    } else {
+        None
+    };
     let chunk = head.chunk.min(c.max(1));
-    let (mut w_hat, mut w_norm, mut dcos) = (vec![T::ZERO; chunk * d], vec![0.0; chunk], vec![T::ZERO; b * chunk]);
+    let (mut w_hat, mut w_norm, mut dcos) = (
+        vec![T::ZERO; chunk * d],
+        vec![0.0; chunk],
+        vec![T::ZERO; b * chunk],
+    );
     let s = T::from_f64(head.s);
     for j0 in (0..c).step_by(chunk) {
         let nc = chunk.min(c - j0);
-        normalize_rows(&w[j0 * d..(j0 + nc) * d], d, head.eps, &mut w_hat[..nc * d], &mut w_norm[..nc]);
+        normalize_rows(
+            &w[j0 * d..(j0 + nc) * d],
+            d,
+            head.eps,
+            &mut w_hat[..nc * d],
+            &mut w_norm[..nc],
+        );
         let cos: &[T] = match cached {
             Some(all) => &all[j0 * b..(j0 + nc) * b],
             None => {
@@ -269,26 +416,43 @@ fn backward<T: Element>(rule: &MarginHeadRule, g: &[T], w: &[T], b: usize, d: us
         };
         // ∂L/∂c = s·g_i·(p_ij − [j = y_i]), p = exp(s·c − LSE); the target entry uses φ'.
         let mut grad = vec![T::ZERO; b * nc];
-        grad.par_chunks_mut(nc).zip(cos.par_chunks(nc)).enumerate().for_each_init(
-            || vec![T::ZERO; nc],
-            |z, (i, (out, row))| {
-                let local = labels[i].checked_sub(j0).filter(|&t| t < nc);
-                chunk_logits(row, s, None, z);
-                exp_shifted(z, lse[i], out);
-                let scale = s * g[i];
-                for v in out.iter_mut() {
-                    *v *= scale;
-                }
-                if let Some(t) = local {
-                    let p = (target_logit[i] - lse[i]).exp();
-                    out[t] = T::from_f64(g[i].to_f64() * (p - 1.0) * target_slope[i]);
-                }
-            },
+        grad.par_chunks_mut(nc)
+            .zip(cos.par_chunks(nc))
+            .enumerate()
+            .for_each_init(
+                || vec![T::ZERO; nc],
+                |z, (i, (out, row))| {
+                    let local = labels[i].checked_sub(j0).filter(|&t| t < nc);
+                    chunk_logits(row, s, None, z);
+                    exp_shifted(z, lse[i], out);
+                    let scale = s * g[i];
+                    for v in out.iter_mut() {
+                        *v *= scale;
+                    }
+                    if let Some(t) = local {
+                        let p = (target_logit[i] - lse[i]).exp();
+                        out[t] = T::from_f64(g[i].to_f64() * (p - 1.0) * target_slope[i]);
+                    }
+                },
+            );
+        gemm(
+            &GemmShape::dense(b, d, nc, false, false),
+            T::ONE,
+            &grad,
+            &w_hat[..nc * d],
+            T::ONE,
+            &mut dx_hat,
         );
-        gemm(&GemmShape::dense(b, d, nc, false, false), T::ONE, &grad, &w_hat[..nc * d], T::ONE, &mut dx_hat);
         if let Some(dw) = dw.as_mut() {
             let dw_chunk = &mut dw[j0 * d..(j0 + nc) * d];
-            gemm(&GemmShape::dense(nc, d, b, true, false), T::ONE, &grad, x_hat, T::ZERO, dw_chunk);
+            gemm(
+                &GemmShape::dense(nc, d, b, true, false),
+                T::ONE,
+                &grad,
+                x_hat,
+                T::ZERO,
+                dw_chunk,
+            );
             normalize_backward_rows(&w_hat[..nc * d], dw_chunk, &w_norm[..nc], d);
         }
     }
