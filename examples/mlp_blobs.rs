@@ -13,7 +13,7 @@ fn two_moons(n: usize, noise: f64, rng: &mut Rng) -> (Tensor, Vec<usize>) {
     let mut labels = Vec::with_capacity(n);
     for i in 0..n {
         let label = i % 2;
-        let angle = rng.uniform() * std::f64::consts::PI;
+        let angle = rng.unit() * std::f64::consts::PI;
         let (x, y) = if label == 0 {
             (angle.cos(), angle.sin())
         } else {

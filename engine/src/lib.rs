@@ -20,7 +20,7 @@ mod device;
 mod dtype;
 mod error;
 mod grads;
-mod rng;
+pub mod rng;
 mod shape;
 mod storage;
 mod tape;

@@ -41,8 +41,8 @@ impl Inputs {
         let n: usize = dims.iter().product();
         let v: Vec<f64> = (0..n)
             .map(|_| {
-                let m = self.rng.uniform_in(0.2, 1.5);
-                if self.rng.uniform() < 0.5 {
+                let m = self.rng.range(0.2, 1.5);
+                if self.rng.unit() < 0.5 {
                     -m
                 } else {
                     m
@@ -92,7 +92,7 @@ fn margin_row(name: &'static str, margin: MarginFn, g: &mut Inputs) -> Row {
     .collect();
     let mut c = Vec::new();
     while c.len() < 12 {
-        let v = g.rng.uniform_in(-0.99, 0.99);
+        let v = g.rng.range(-0.99, 0.99);
         if kinks.iter().all(|k| (v - k).abs() > 0.02) {
             c.push(v);
         }
