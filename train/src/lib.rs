@@ -6,10 +6,12 @@
 //! - [`data`]: readers and writers (IDX, image folders, LFW `pairs.txt`, insightface `.bin`,
 //!   MXNet RecordIO), the project RNG, the synthetic identities.
 //! - [`eval`]: ROC, AUC, EER, TAR@FAR, 10-fold verification accuracy, VAL@FAR, rank-k.
+//! - [`loader`]: samplers (shuffled epochs, P×K), augmentation, a prefetching loader thread.
 //! - [`error`]: the error type; every format error names the file and the byte offset.
 
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod loader;
 
 pub use error::{Error, Offset, Result};
