@@ -13,5 +13,6 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod loader;
+pub mod plots;
 
 pub use error::{Error, Offset, Result};
