@@ -1,1 +1,3 @@
 //! anglegrad-train (see ../shared/DESIGN.md §2).
+
+pub mod optim;
