@@ -147,16 +147,14 @@ pub mod select {
     }
 
     /// Names starting with `prefix` (`"head."` for everything in a head).
-    pub fn prefix(prefix: impl Into<String>) -> impl Fn(&str, &Tensor) -> bool + Send + Sync {
-        let prefix = prefix.into();
+    pub fn prefix(prefix: &str) -> impl Fn(&str, &Tensor) -> bool + Send + Sync {
+        let prefix = prefix.to_string();
         move |name, _| name.starts_with(&prefix)
     }
 
     /// Exactly these names.
-    pub fn names<S: Into<String>>(
-        names: impl IntoIterator<Item = S>,
-    ) -> impl Fn(&str, &Tensor) -> bool + Send + Sync {
-        let names: Vec<String> = names.into_iter().map(Into::into).collect();
+    pub fn names(names: &[&str]) -> impl Fn(&str, &Tensor) -> bool + Send + Sync {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
         move |name, _| names.iter().any(|n| n == name)
     }
 
@@ -201,7 +199,7 @@ mod tests {
 
     #[test]
     fn names_selector_matches_exactly() {
-        let sel = select::names(["a.weight"]);
+        let sel = select::names(&["a.weight"]);
         assert!(sel("a.weight", &t(&[2, 2])));
         assert!(!sel("a.weight2", &t(&[2, 2])));
     }
