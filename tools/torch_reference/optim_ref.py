@@ -6,6 +6,7 @@ Writes the fixtures that `train/tests/optim_torch.rs` replays (no Python needed 
     train/tests/fixtures/optim/<case>.<f64|f32>.safetensors   optimiser trajectories
     train/tests/fixtures/optim/clip.<f64|f32>.safetensors     clip_grad_norm_ cases
     train/tests/fixtures/optim/schedules.safetensors          learning rates per step
+    train/tests/fixtures/optim/torch_state_dict.safetensors   a PyTorch state_dict (checkpoint interop)
 
 Usage:
     /work/venv-torch/bin/python tools/torch_reference/optim_ref.py [--out DIR]
@@ -222,6 +223,17 @@ def schedules():
     return out, {"schedules": json.dumps(meta, sort_keys=True)}
 
 
+def torch_state_dict():
+    """`Linear(3, 4) -> BatchNorm1d(4)` after one training forward, saved by
+    `safetensors.torch.save_file` exactly as a PyTorch user would: float tensors plus the I64
+    `num_batches_tracked` anglegrad does not keep; no anglegrad metadata."""
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    model.train()
+    model(torch.randn(8, 3))
+    return {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     here = os.path.dirname(os.path.abspath(__file__))
@@ -237,6 +249,7 @@ def main():
         save_file(tensors, os.path.join(args.out, f"clip.{tag}.safetensors"), metadata=meta)
     tensors, meta = schedules()
     save_file(tensors, os.path.join(args.out, "schedules.safetensors"), metadata=meta)
+    save_file(torch_state_dict(), os.path.join(args.out, "torch_state_dict.safetensors"))
     print(f"torch {torch.__version__}: {2 * len(CASES)} optimiser files, 2 clip files, "
           f"{len(json.loads(meta['schedules']))} schedules -> {os.path.normpath(args.out)}", file=sys.stderr)
 
