@@ -64,5 +64,5 @@ pub mod rng_state;
 pub mod snapshot;
 
 pub use error::{CheckpointError, Result};
-pub use rng_state::{rng_from_state, rng_state};
+pub use rng_state::{rng_from_state, rng_state, state_before};
 pub use snapshot::Checkpoint;

@@ -47,7 +47,14 @@ fn unmix(z: u64) -> u64 {
 
 /// The state of `rng`, such that `rng_from_state(rng_state(&rng))` continues its stream.
 pub fn rng_state(rng: &Rng) -> u64 {
-    unmix(rng.clone().next_u64()).wrapping_sub(GAMMA)
+    state_before(rng.clone().next_u64())
+}
+
+/// The state a SplitMix64 generator had before it produced `next`: works for any
+/// implementation of the same generator (the data sets' `Rng` too: pass it the next output of
+/// a clone, rebuild it with its `Rng::new(state)`).
+pub fn state_before(next: u64) -> u64 {
+    unmix(next).wrapping_sub(GAMMA)
 }
 
 /// A generator at the saved position.

@@ -196,6 +196,7 @@ impl Checkpoint {
                 _ => ck.ignored.push(name),
             }
         }
+        ck.ignored.sort();
         if ours {
             ck.read_metadata(meta)?;
             ck.read_optimizer(meta, optim_entries)?;
@@ -339,7 +340,9 @@ impl Checkpoint {
             }
         }
         let mut set = |name: &str, t: &mut Tensor| {
-            *t = self.tensors[name].clone();
+            if let Some(saved) = self.tensors.get(name) {
+                *t = saved.clone();
+            }
         };
         params.for_each_param(&mut set);
         params.for_each_buffer(&mut set);
