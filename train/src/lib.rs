@@ -7,12 +7,18 @@
 //!   MXNet RecordIO), the project RNG, the synthetic identities.
 //! - [`eval`]: ROC, AUC, EER, TAR@FAR, 10-fold verification accuracy, VAL@FAR, rank-k.
 //! - [`loader`]: samplers (shuffled epochs, P×K), augmentation, a prefetching loader thread.
+//! - [`optim`]: SGD (momentum, Nesterov, weight decay) and AdamW as PyTorch defines them,
+//!   parameter groups, learning-rate schedules, gradient clipping.
+//! - [`checkpoint`]: safetensors checkpoints written atomically, bit-exact resume.
+//! - [`plots`]: PNG figures (loss curves, ROC, 2-D features).
 //! - [`error`]: the error type; every format error names the file and the byte offset.
 
+pub mod checkpoint;
 pub mod data;
 pub mod error;
 pub mod eval;
 pub mod loader;
+pub mod optim;
 pub mod plots;
 
 pub use error::{Error, Offset, Result};
