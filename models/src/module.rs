@@ -9,7 +9,7 @@
 //! Names follow PyTorch's `state_dict` conventions (`layer1.0.conv1.weight`,
 //! `bn1.running_mean`), so checkpoints line up with torchvision / insightface models.
 
-use anglegrad_engine::{Result, Tape, Tensor};
+use anglegrad_engine::{Error, Result, Tape, Tensor};
 
 /// Whether layers behave as in training (batch statistics, dropout on) or evaluation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -41,11 +41,57 @@ pub trait Module {
         out
     }
 
-    /// Total number of trainable scalars.
+    /// Total number of parameter scalars (PyTorch's `sum(p.numel() for p in m.parameters())`,
+    /// frozen ones included).
     fn parameter_count(&mut self) -> usize {
         let mut n = 0;
         self.visit_parameters("", &mut |_, t| n += t.numel());
         n
+    }
+
+    /// The buffers as (name, tensor) pairs, in a stable order.
+    fn buffers(&mut self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        self.visit_buffers("", &mut |name, t| out.push((name.to_string(), t.clone())));
+        out
+    }
+
+    /// Parameters then buffers: what PyTorch's `state_dict()` holds (in a different order).
+    fn state_dict(&mut self) -> Vec<(String, Tensor)> {
+        let mut out = self.parameters();
+        out.extend(self.buffers());
+        out
+    }
+
+    /// Replaces every parameter and buffer by the tensor `lookup` returns for its name, like
+    /// PyTorch's `load_state_dict(strict=True)` for the names: a missing name, or a shape that
+    /// differs from the module's, is an error naming the entry and both shapes. Values are
+    /// converted to the module's dtype (an f64 model can load f32 weights).
+    fn load_state(&mut self, lookup: &dyn Fn(&str) -> Option<Tensor>) -> Result<()> {
+        let mut problems = Vec::new();
+        let mut load = |name: &str, slot: &mut Tensor| match lookup(name) {
+            None => problems.push(format!("missing {name} {}", slot.shape())),
+            Some(t) if t.dims() != slot.dims() => problems.push(format!(
+                "{name}: the module has shape {}, the state has {}",
+                slot.shape(),
+                t.shape()
+            )),
+            // A fresh tensor (new id) over the loaded buffer: two slots loaded from one
+            // tensor must not share a gradient.
+            Some(t) => match anglegrad_ops::to_dtype(&t.detach(), slot.dtype())
+                .and_then(|t| Tensor::from_storage(t.storage().clone(), t.shape()))
+            {
+                Ok(t) => *slot = t,
+                Err(e) => problems.push(format!("{name}: {e}")),
+            },
+        };
+        self.visit_parameters("", &mut load);
+        self.visit_buffers("", &mut load);
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::invalid("load_state", problems.join("; ")))
+        }
     }
 }
 
@@ -63,5 +109,38 @@ pub fn use_param(p: &Tensor, tape: Option<&Tape>) -> Tensor {
     match tape {
         Some(t) => t.watch(p),
         None => p.clone(),
+    }
+}
+
+/// The named sub-modules of a container, in their stable order: what a container's
+/// `visit_parameters`, `visit_buffers` and `set_mode` walk (with the helpers below).
+pub type Children<'a> = Vec<(String, &'a mut dyn Module)>;
+
+/// `visit_parameters` of a container: each child's parameters under `prefix.child_name`.
+pub fn visit_children_parameters(
+    children: Children<'_>,
+    prefix: &str,
+    f: &mut dyn FnMut(&str, &mut Tensor),
+) {
+    for (name, child) in children {
+        child.visit_parameters(&join(prefix, &name), f);
+    }
+}
+
+/// `visit_buffers` of a container.
+pub fn visit_children_buffers(
+    children: Children<'_>,
+    prefix: &str,
+    f: &mut dyn FnMut(&str, &mut Tensor),
+) {
+    for (name, child) in children {
+        child.visit_buffers(&join(prefix, &name), f);
+    }
+}
+
+/// `set_mode` of a container.
+pub fn set_children_mode(children: Children<'_>, mode: Mode) {
+    for (_, child) in children {
+        child.set_mode(mode);
     }
 }
