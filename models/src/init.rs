@@ -90,7 +90,7 @@ fn fan(dims: &[usize], mode: FanMode) -> Result<f64> {
 
 /// Fills `t` with U(lo, hi).
 pub fn uniform_(t: &mut Tensor, lo: f64, hi: f64, rng: &mut Rng) -> Result<()> {
-    let values = (0..t.numel()).map(|_| rng.uniform_in(lo, hi));
+    let values = (0..t.numel()).map(|_| rng.range(lo, hi));
     *t = filled(t, values)?;
     Ok(())
 }
@@ -100,8 +100,8 @@ pub fn uniform_(t: &mut Tensor, lo: f64, hi: f64, rng: &mut Rng) -> Result<()> {
 /// parameter IResNet-100 is built.
 pub fn normal_(t: &mut Tensor, mean: f64, std: f64, rng: &mut Rng) -> Result<()> {
     let mut pairs = std::iter::from_fn(|| {
-        let radius = (-2.0 * (1.0 - rng.uniform()).ln()).sqrt(); // 1 − u in (0, 1]: ln finite
-        let (sin, cos) = (std::f64::consts::TAU * rng.uniform()).sin_cos();
+        let radius = (-2.0 * (1.0 - rng.unit()).ln()).sqrt(); // 1 − u in (0, 1]: ln finite
+        let (sin, cos) = (std::f64::consts::TAU * rng.unit()).sin_cos();
         Some([mean + std * radius * cos, mean + std * radius * sin])
     })
     .flatten();

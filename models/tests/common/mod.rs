@@ -56,8 +56,8 @@ pub fn away_from_zero(dims: &[usize], seed: u64) -> Tensor {
     let n: usize = dims.iter().product();
     let v: Vec<f64> = (0..n)
         .map(|_| {
-            let m = rng.uniform_in(0.2, 1.5);
-            if rng.uniform() < 0.5 {
+            let m = rng.range(0.2, 1.5);
+            if rng.unit() < 0.5 {
                 -m
             } else {
                 m
