@@ -45,6 +45,21 @@ impl BackwardRule for BinaryRule {
 
     fn backward(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let (op, a, b) = (self.op, &self.a, &self.b);
+        // Sums and differences pass the gradient through unchanged (the engine sums it down to
+        // each input's shape): no arithmetic, no copy — the residual connections of a ResNet
+        // cost nothing in the backward.
+        match op {
+            BinaryOp::Add => return Ok(vec![needs[0].then(|| g.clone()), needs[1].then(|| g.clone())]),
+            BinaryOp::Sub if !needs[1] => return Ok(vec![Some(g.clone()), None]),
+            BinaryOp::Sub => return Ok(vec![needs[0].then(|| g.clone()), Some(crate::neg(g)?)]),
+            BinaryOp::Mul => {
+                // ∂(a·b)/∂a = b, ∂(a·b)/∂b = a: two broadcasting products, each a fast kernel.
+                let da = if needs[0] { Some(binary(g, b, BinaryOp::Mul)?) } else { None };
+                let db = if needs[1] { Some(binary(g, a, BinaryOp::Mul)?) } else { None };
+                return Ok(vec![da, db]);
+            }
+            _ => {}
+        }
         let n = g.numel();
         let grad_for = |which: usize| -> Result<Tensor> {
             let storage = map3_storage!(self.name(), a, b, g, |x, y, gv| {
