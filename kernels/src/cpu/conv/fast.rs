@@ -44,12 +44,13 @@ fn for_each_image<T: GemmElem>(
     if threads > 1 && n >= threads {
         out.par_chunks_mut(chunk)
             .enumerate()
-            .for_each_init(Vec::new, |buf, (i, o)| f(i, o, buf, Threads::One));
+            .for_each(|(i, o)| T::with_work_vec(|buf| f(i, o, buf, Threads::One)));
     } else {
-        let mut buf = Vec::new();
-        for (i, o) in out.chunks_mut(chunk).enumerate() {
-            f(i, o, &mut buf, Threads::Pool);
-        }
+        T::with_work_vec(|buf| {
+            for (i, o) in out.chunks_mut(chunk).enumerate() {
+                f(i, o, buf, Threads::Pool);
+            }
+        });
     }
 }
 
@@ -343,12 +344,21 @@ pub(super) fn backward_weight<T: GemmElem>(p: &Conv2dParams, x: &[T], dy: &[T], 
     if depthwise::is_depthwise(p) {
         return depthwise::backward_weight(p, x, dy, dw);
     }
+    dw.fill(T::ZERO);
+    // Images one after the other, each GEMM threaded and accumulating into dw (beta = 1).
+    T::with_work_vec(|buf| backward_weight_images(p, x, dy, dw, buf));
+}
+
+fn backward_weight_images<T: GemmElem>(
+    p: &Conv2dParams,
+    x: &[T],
+    dy: &[T],
+    dw: &mut [T],
+    buf: &mut Vec<T>,
+) {
     let (ho, wo, cog, k) = (p.out_h(), p.out_w(), p.c_out_g(), p.k_len());
     let plane = ho * wo;
     let (x_img_len, dy_img_len) = (p.c_in * p.h * p.w, p.c_out * plane);
-    dw.fill(T::ZERO);
-    // Images one after the other, each GEMM threaded and accumulating into dw (beta = 1).
-    let mut buf = Vec::new();
     if p.stride == (1, 1) {
         let geo = Padded::new(p);
         let xp_len = if geo.needs_copy(p) {
@@ -361,7 +371,7 @@ pub(super) fn backward_weight<T: GemmElem>(p: &Conv2dParams, x: &[T], dy: &[T], 
         for i in 0..p.n {
             let x_img = &x[i * x_img_len..][..x_img_len];
             let dy_img = &dy[i * dy_img_len..][..dy_img_len];
-            let (xp, dyp) = scratch(&mut buf, xp_len + dyp_len).split_at_mut(xp_len);
+            let (xp, dyp) = scratch(buf, xp_len + dyp_len).split_at_mut(xp_len);
             let xp: &[T] = if geo.needs_copy(p) {
                 geo.pad_image(p, x_img, xp);
                 xp
@@ -411,7 +421,7 @@ pub(super) fn backward_weight<T: GemmElem>(p: &Conv2dParams, x: &[T], dy: &[T], 
         for i0 in (0..p.n).step_by(batch) {
             let images = batch.min(p.n - i0);
             let cols = images * plane;
-            let (col, dys) = scratch(&mut buf, k * cols + p.c_out * cols).split_at_mut(k * cols);
+            let (col, dys) = scratch(buf, k * cols + p.c_out * cols).split_at_mut(k * cols);
             for t in 0..images {
                 let dy_img = &dy[(i0 + t) * dy_img_len..][..dy_img_len];
                 for (co, src) in dy_img.chunks_exact(plane).enumerate() {

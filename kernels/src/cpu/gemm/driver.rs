@@ -478,14 +478,27 @@ fn part(len: usize, unit: usize, parts: usize, p: usize) -> Range<usize> {
 pub(crate) trait Scratch: Float {
     /// Runs `f` on a 64-byte aligned buffer of `len` elements (contents unspecified).
     fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
+
+    /// Runs `f` on this thread's work vector for callers above the GEMM (a convolution's
+    /// padded image or im2col matrix), kept between calls so it is not re-faulted each time.
+    /// A nested call gets an empty vector of its own.
+    fn with_work_vec<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R;
 }
 
 macro_rules! impl_scratch {
-    ($t:ty, $key:ident) => {
+    ($t:ty, $key:ident, $work:ident) => {
         thread_local! {
             static $key: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
+            static $work: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
         }
         impl Scratch for $t {
+            fn with_work_vec<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
+                let mut v = $work.with(|cell| cell.take());
+                let r = f(&mut v);
+                $work.with(|cell| cell.replace(v));
+                r
+            }
+
             fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
                 let aligned = |v: &mut Vec<$t>| {
                     if v.len() < len + 16 {
@@ -512,5 +525,5 @@ macro_rules! impl_scratch {
     };
 }
 
-impl_scratch!(f32, SCRATCH_F32);
-impl_scratch!(f64, SCRATCH_F64);
+impl_scratch!(f32, SCRATCH_F32, WORK_F32);
+impl_scratch!(f64, SCRATCH_F64, WORK_F64);
