@@ -3,12 +3,12 @@
 //! MKL/oneDNN, the `gemm` crate and candle.
 //!
 //! ```text
-//! cargo run --release --example bench_json -- [--threads N] [filter ...]
+//! cargo run --release --example bench_json -- [--threads N[,M...]] [filter ...]
 //! PROJECT_BENCH="cargo run --release --example bench_json" ../shared/peers/run_all.sh project gemm
 //! ```
 //!
-//! Threads: `--threads N`, else BENCH_THREADS, else RAYON_NUM_THREADS, else 1; the cases run in
-//! a rayon pool of that size. Filters are substrings of `part` or `case` (any may match).
+//! Threads: `--threads N` (or a list, `--threads 1,2`, one pass each), else BENCH_THREADS,
+//! else RAYON_NUM_THREADS, else 1; the cases run in a rayon pool of that size. Filters are substrings of `part` or `case` (any may match).
 //! Cases and FLOP conventions are the peers': GEMM 2mnk; conv 2·N·Cout·Ho·Wo·Cin·K², and
 //! fwd+bwd (dX and dW) counts 3x the forward.
 
@@ -23,40 +23,45 @@ const IMPL: &str = "anglegrad 0.1";
 const PEAK_PER_THREAD: f64 = 102.0;
 
 fn main() -> anyhow::Result<()> {
-    let mut threads = None;
+    let mut threads: Option<Vec<usize>> = None;
     let mut filters = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        if a == "--threads" {
-            let v = args
-                .next()
-                .ok_or_else(|| anyhow::anyhow!("--threads needs a value"))?;
-            threads = Some(v.parse::<usize>()?);
-        } else if let Some(v) = a.strip_prefix("--threads=") {
-            threads = Some(v.parse::<usize>()?);
-        } else if !a.is_empty() {
-            filters.push(a);
+        let value = if a == "--threads" {
+            Some(
+                args.next()
+                    .ok_or_else(|| anyhow::anyhow!("--threads needs a value"))?,
+            )
+        } else {
+            a.strip_prefix("--threads=").map(str::to_string)
+        };
+        match value {
+            // "--threads 2" or "--threads 1,2" (one pass per count).
+            Some(v) => threads = Some(v.split(',').map(str::parse).collect::<Result<_, _>>()?),
+            None if !a.is_empty() => filters.push(a),
+            None => {}
         }
     }
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
-    let threads = threads
-        .or_else(|| env("BENCH_THREADS"))
-        .or_else(|| env("RAYON_NUM_THREADS"))
-        .unwrap_or(1)
-        .max(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()?;
+    let threads = threads.unwrap_or_else(|| {
+        vec![env("BENCH_THREADS")
+            .or_else(|| env("RAYON_NUM_THREADS"))
+            .unwrap_or(1)]
+    });
     let want = |part: &str, case: &str| {
         filters.is_empty()
             || filters
                 .iter()
                 .any(|f| case.contains(f.as_str()) || part == f)
     };
-    pool.install(|| {
-        gemm_cases(threads, &want);
-        conv_cases(threads, &want);
-    });
+    for t in threads {
+        let t = t.max(1);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build()?;
+        pool.install(|| {
+            gemm_cases(t, &want);
+            conv_cases(t, &want);
+        });
+    }
     Ok(())
 }
 

@@ -100,7 +100,63 @@ pub fn sum_axis_ref<T: Float>(x: &[T], outer: usize, len: usize, inner: usize, o
 
 /// values[o, i] = max_l x[o, l, i], argmax[o, i] = the *first* l reaching it (ties go to the
 /// lowest index; a NaN anywhere in the row makes the value NaN and its index the NaN's).
+/// Fast path: for inner > 1 the scan runs across whole rows of `inner` values at a time
+/// (contiguous, branch-free selects), and output rows run in parallel for large inputs.
 pub fn max_axis<T: Float>(
+    x: &[T],
+    outer: usize,
+    len: usize,
+    inner: usize,
+    values: &mut [T],
+    argmax: &mut [usize],
+) {
+    assert!(len > 0, "max over an empty axis");
+    assert_eq!(
+        x.len(),
+        outer * len * inner,
+        "max_axis: x is not [outer, len, inner]"
+    );
+    assert!(
+        values.len() == outer * inner && argmax.len() == outer * inner,
+        "max_axis: outputs"
+    );
+    if inner == 0 {
+        return;
+    }
+    let row = |o: usize, vals: &mut [T], idx: &mut [usize]| {
+        let src = &x[o * len * inner..][..len * inner];
+        vals.copy_from_slice(&src[..inner]);
+        idx.fill(0);
+        for (l, line) in src.chunks_exact(inner).enumerate().skip(1) {
+            for ((b, bi), &v) in vals.iter_mut().zip(idx.iter_mut()).zip(line) {
+                // A NaN already chosen stays; a new NaN or a strictly larger value wins.
+                let take = !b.is_nan() && (v > *b || v.is_nan());
+                *b = if take { v } else { *b };
+                *bi = if take { l } else { *bi };
+            }
+        }
+    };
+    if x.len() < PAR_MIN_ELEMS {
+        for (o, (v, i)) in values
+            .chunks_mut(inner)
+            .zip(argmax.chunks_mut(inner))
+            .enumerate()
+        {
+            row(o, v, i);
+        }
+    } else {
+        let min_rows = (PAR_MIN_ELEMS / (len * inner)).max(1);
+        values
+            .par_chunks_mut(inner)
+            .zip(argmax.par_chunks_mut(inner))
+            .with_min_len(min_rows)
+            .enumerate()
+            .for_each(|(o, (v, i))| row(o, v, i));
+    }
+}
+
+/// Reference of [`max_axis`].
+pub fn max_axis_ref<T: Float>(
     x: &[T],
     outer: usize,
     len: usize,
@@ -282,6 +338,19 @@ mod tests {
             rep.compare(&format!("sum {case}"), &s_scaled, &s_r_scaled);
             let l64: Vec<f64> = l.iter().map(|&v| v as f64).collect();
             rep.compare(&format!("lse {case}"), &l64, &l_r);
+            // max / argmax must match exactly, ties and a NaN included.
+            let mut xm = x.clone();
+            if xm.len() > 3 {
+                xm[1] = xm[0];
+                let mid = xm.len() / 2;
+                xm[mid] = f32::NAN;
+            }
+            let (mut v, mut a) = (vec![0.0f32; outer * inner], vec![0; outer * inner]);
+            let (mut v_r, mut a_r) = (vec![0.0f32; outer * inner], vec![0; outer * inner]);
+            pool(2).install(|| max_axis(&xm, outer, len, inner, &mut v, &mut a));
+            max_axis_ref(&xm, outer, len, inner, &mut v_r, &mut a_r);
+            assert_eq!(a, a_r, "argmax {case}");
+            rep.compare(&format!("max {case}"), &v, &v_r);
         }
         rep.finish();
     }

@@ -15,7 +15,10 @@
 //! the transposed view of the same windows. Backward-data is a forward convolution of dy with
 //! the flipped, transposed kernel and padding dh·(KH-1) - ph.
 //!
-//! **Small images or stride > 1** (late ResNet stages, stems, downsampling): an explicit
+//! **Stride > 1** with a large output (stems): the padded image is split into stride² phases
+//! (space-to-depth), which turns the strided windows back into contiguous ones; then as above.
+//!
+//! **Small output planes** (late ResNet stages, downsampling to them): an explicit
 //! im2col of a *group of images* side by side, col [K, b·Ho·Wo], so one GEMM has enough columns
 //! (a 7x7 output alone fills 49 of 64 columns of 16-wide slivers, and padded-width columns would
 //! waste 22% more), and backward-weight gets a long k sum instead of re-reading dW per image.
@@ -44,12 +47,13 @@ fn for_each_image<T: GemmElem>(
     if threads > 1 && n >= threads {
         out.par_chunks_mut(chunk)
             .enumerate()
-            .for_each_init(Vec::new, |buf, (i, o)| f(i, o, buf, Threads::One));
+            .for_each(|(i, o)| T::with_work_vec(|buf| f(i, o, buf, Threads::One)));
     } else {
-        let mut buf = Vec::new();
-        for (i, o) in out.chunks_mut(chunk).enumerate() {
-            f(i, o, &mut buf, Threads::Pool);
-        }
+        T::with_work_vec(|buf| {
+            for (i, o) in out.chunks_mut(chunk).enumerate() {
+                f(i, o, buf, Threads::Pool);
+            }
+        });
     }
 }
 
@@ -61,19 +65,33 @@ fn scratch<T: GemmElem>(buf: &mut Vec<T>, len: usize) -> &mut [T] {
     &mut buf[..len]
 }
 
-/// Geometry of the stride-1 implicit im2col.
+/// Geometry of the implicit im2col.
+///
+/// For stride s > 1 the padded image is first split into s_h·s_w *phases*,
+/// phase (a, b)[y, x] = xp[y·s_h + a, x·s_w + b], so that tap (kh, kw) of output (oh, ow) reads
+/// phase ((kh·dh) % s_h, (kw·dw) % s_w) at [oh + (kh·dh)/s_h, ow + (kw·dw)/s_w]: a stride-1
+/// window again, and the same contiguous-row trick applies (space-to-depth).
 struct Padded {
+    /// Rows and columns of one phase plane, ceil(Hp / s_h) x ceil(Wp / s_w) (the padded image
+    /// itself when the stride is 1).
     hp: usize,
     wp: usize,
-    /// Columns computed per image: (Ho - 1)·Wp + Wo (the last row's junk is not needed).
+    /// s_h·s_w.
+    phases: usize,
+    /// Columns computed per image: (Ho - 1)·wp + Wo (the last row's junk is not needed).
     cols: usize,
-    /// off[g][r]: start of im2col row r of group g in the padded image.
+    /// off[g][r]: start of im2col row r of group g in the phase planes.
     offsets: Vec<Vec<usize>>,
 }
 
 impl Padded {
     fn new(p: &Conv2dParams) -> Self {
-        let (hp, wp) = (p.h + 2 * p.pad.0, p.w + 2 * p.pad.1);
+        let (sh, sw) = p.stride;
+        let (hp, wp) = (
+            (p.h + 2 * p.pad.0).div_ceil(sh),
+            (p.w + 2 * p.pad.1).div_ceil(sw),
+        );
+        let phases = sh * sw;
         let cols = (p.out_h() - 1) * wp + p.out_w();
         let offsets = (0..p.groups)
             .map(|g| {
@@ -81,11 +99,10 @@ impl Padded {
                 for ci in 0..p.c_in_g() {
                     for kh in 0..p.kh {
                         for kw in 0..p.kw {
-                            o.push(
-                                (g * p.c_in_g() + ci) * hp * wp
-                                    + kh * p.dilation.0 * wp
-                                    + kw * p.dilation.1,
-                            );
+                            let (dy, dx) = (kh * p.dilation.0, kw * p.dilation.1);
+                            let phase = (dy % sh) * sw + dx % sw;
+                            let plane = (g * p.c_in_g() + ci) * phases + phase;
+                            o.push(plane * hp * wp + (dy / sh) * wp + dx / sw);
                         }
                     }
                 }
@@ -95,31 +112,60 @@ impl Padded {
         Padded {
             hp,
             wp,
+            phases,
             cols,
             offsets,
         }
     }
 
     fn needs_copy(&self, p: &Conv2dParams) -> bool {
-        p.pad != (0, 0)
+        p.pad != (0, 0) || self.phases > 1
     }
 
-    /// Copies one image [Cin, H, W] into the zero-padded xp [Cin, Hp, Wp].
+    /// Length of the padded (phase-split) copy of one image.
+    fn len(&self, p: &Conv2dParams) -> usize {
+        if self.needs_copy(p) {
+            p.c_in * self.phases * self.hp * self.wp
+        } else {
+            0
+        }
+    }
+
+    /// Copies one image [Cin, H, W] into its zero-padded phase planes [Cin, s_h·s_w, hp, wp].
     fn pad_image<T: GemmElem>(&self, p: &Conv2dParams, x_img: &[T], xp: &mut [T]) {
-        let (ph, pw) = p.pad;
+        let ((ph, pw), (sh, sw)) = (p.pad, p.stride);
+        let plane = self.hp * self.wp;
         for (src, dst) in x_img
             .chunks_exact(p.h * p.w)
-            .zip(xp.chunks_exact_mut(self.hp * self.wp))
+            .zip(xp.chunks_exact_mut(self.phases * plane))
         {
-            dst[..ph * self.wp].fill(T::ZERO);
-            dst[(ph + p.h) * self.wp..].fill(T::ZERO);
-            for (s_row, d_row) in src
-                .chunks_exact(p.w)
-                .zip(dst[ph * self.wp..].chunks_exact_mut(self.wp))
-            {
-                d_row[..pw].fill(T::ZERO);
-                d_row[pw..pw + p.w].copy_from_slice(s_row);
-                d_row[pw + p.w..].fill(T::ZERO);
+            for (phase, d) in dst.chunks_exact_mut(plane).enumerate() {
+                let (a, b) = (phase / sw, phase % sw);
+                // Phase columns x whose image column x·sw + b - pw lies in [0, W).
+                let x_lo = pw.saturating_sub(b).div_ceil(sw).min(self.wp);
+                let x_hi = (p.w + pw)
+                    .saturating_sub(b)
+                    .div_ceil(sw)
+                    .clamp(x_lo, self.wp);
+                for (y, d_row) in d.chunks_exact_mut(self.wp).enumerate() {
+                    let ih = (y * sh + a).wrapping_sub(ph);
+                    if ih >= p.h {
+                        d_row.fill(T::ZERO);
+                        continue;
+                    }
+                    d_row[..x_lo].fill(T::ZERO);
+                    d_row[x_hi..].fill(T::ZERO);
+                    let s_row = &src[ih * p.w..][..p.w];
+                    let iw0 = x_lo * sw + b - pw;
+                    if sw == 1 {
+                        d_row[x_lo..x_hi].copy_from_slice(&s_row[iw0..iw0 + x_hi - x_lo]);
+                    } else {
+                        let picks = s_row[iw0..].chunks(sw).map(|c| c[0]);
+                        for (o, v) in d_row[x_lo..x_hi].iter_mut().zip(picks) {
+                            *o = v;
+                        }
+                    }
+                }
             }
         }
     }
@@ -156,13 +202,9 @@ pub(super) fn forward<T: GemmElem>(
     let x_img_len = p.c_in * p.h * p.w;
     let weights = pack_weights(p, w, false);
     let batch = images_per_gemm(p);
-    if p.stride == (1, 1) && batch == 1 {
+    if batch == 1 {
         let geo = Padded::new(p);
-        let xp_len = if geo.needs_copy(p) {
-            p.c_in * geo.hp * geo.wp
-        } else {
-            0
-        };
+        let xp_len = geo.len(p);
         let direct = geo.wp == wo;
         for_each_image(p.c_out * plane, y, |i, y_img, buf, threads| {
             let x_img = &x[i * x_img_len..][..x_img_len];
@@ -343,25 +385,30 @@ pub(super) fn backward_weight<T: GemmElem>(p: &Conv2dParams, x: &[T], dy: &[T], 
     if depthwise::is_depthwise(p) {
         return depthwise::backward_weight(p, x, dy, dw);
     }
+    dw.fill(T::ZERO);
+    // Images one after the other, each GEMM threaded and accumulating into dw (beta = 1).
+    T::with_work_vec(|buf| backward_weight_images(p, x, dy, dw, buf));
+}
+
+fn backward_weight_images<T: GemmElem>(
+    p: &Conv2dParams,
+    x: &[T],
+    dy: &[T],
+    dw: &mut [T],
+    buf: &mut Vec<T>,
+) {
     let (ho, wo, cog, k) = (p.out_h(), p.out_w(), p.c_out_g(), p.k_len());
     let plane = ho * wo;
     let (x_img_len, dy_img_len) = (p.c_in * p.h * p.w, p.c_out * plane);
-    dw.fill(T::ZERO);
-    // Images one after the other, each GEMM threaded and accumulating into dw (beta = 1).
-    let mut buf = Vec::new();
     if p.stride == (1, 1) {
         let geo = Padded::new(p);
-        let xp_len = if geo.needs_copy(p) {
-            p.c_in * geo.hp * geo.wp
-        } else {
-            0
-        };
+        let xp_len = geo.len(p);
         let direct = geo.wp == wo;
         let dyp_len = if direct { 0 } else { p.c_out * geo.cols };
         for i in 0..p.n {
             let x_img = &x[i * x_img_len..][..x_img_len];
             let dy_img = &dy[i * dy_img_len..][..dy_img_len];
-            let (xp, dyp) = scratch(&mut buf, xp_len + dyp_len).split_at_mut(xp_len);
+            let (xp, dyp) = scratch(buf, xp_len + dyp_len).split_at_mut(xp_len);
             let xp: &[T] = if geo.needs_copy(p) {
                 geo.pad_image(p, x_img, xp);
                 xp
@@ -411,7 +458,7 @@ pub(super) fn backward_weight<T: GemmElem>(p: &Conv2dParams, x: &[T], dy: &[T], 
         for i0 in (0..p.n).step_by(batch) {
             let images = batch.min(p.n - i0);
             let cols = images * plane;
-            let (col, dys) = scratch(&mut buf, k * cols + p.c_out * cols).split_at_mut(k * cols);
+            let (col, dys) = scratch(buf, k * cols + p.c_out * cols).split_at_mut(k * cols);
             for t in 0..images {
                 let dy_img = &dy[(i0 + t) * dy_img_len..][..dy_img_len];
                 for (co, src) in dy_img.chunks_exact(plane).enumerate() {

@@ -135,7 +135,7 @@ fn out_size(len: usize, k: usize, stride: usize, pad: usize, dil: usize) -> usiz
     (len + 2 * pad).saturating_sub(dil * (k - 1) + 1) / stride + 1
 }
 
-fn check_lens<T>(p: &Conv2dParams, x: usize, w: usize, y: usize, what: &str) {
+fn check_lens(p: &Conv2dParams, x: usize, w: usize, y: usize, what: &str) {
     p.validate();
     assert!(
         x == p.x_len() && w == p.w_len() && y == p.y_len(),
@@ -145,12 +145,11 @@ fn check_lens<T>(p: &Conv2dParams, x: usize, w: usize, y: usize, what: &str) {
         p.w_len(),
         p.y_len()
     );
-    let _ = std::marker::PhantomData::<T>;
 }
 
 /// y = conv2d(x, w) + b. Fast path for f32/f64 (implicit-im2col GEMM, threaded over images).
 pub fn conv2d_forward<T: Float>(p: &Conv2dParams, x: &[T], w: &[T], b: Option<&[T]>, y: &mut [T]) {
-    check_lens::<T>(p, x.len(), w.len(), y.len(), "forward");
+    check_lens(p, x.len(), w.len(), y.len(), "forward");
     if let Some(b) = b {
         assert_eq!(b.len(), p.c_out, "conv2d forward: bias length");
     }
@@ -167,7 +166,7 @@ pub fn conv2d_forward<T: Float>(p: &Conv2dParams, x: &[T], w: &[T], b: Option<&[
 
 /// dx = ∂L/∂x given dy = ∂L/∂y (overwrites dx).
 pub fn conv2d_backward_data<T: Float>(p: &Conv2dParams, dy: &[T], w: &[T], dx: &mut [T]) {
-    check_lens::<T>(p, dx.len(), w.len(), dy.len(), "backward data");
+    check_lens(p, dx.len(), w.len(), dy.len(), "backward data");
     if let (Some(dy), Some(w), Some(dx)) = (T::slice_f32(dy), T::slice_f32(w), T::slice_f32_mut(dx))
     {
         fast::backward_data(p, dy, w, dx);
@@ -182,7 +181,7 @@ pub fn conv2d_backward_data<T: Float>(p: &Conv2dParams, dy: &[T], w: &[T], dx: &
 
 /// dw = ∂L/∂w given x and dy (overwrites dw).
 pub fn conv2d_backward_weight<T: Float>(p: &Conv2dParams, x: &[T], dy: &[T], dw: &mut [T]) {
-    check_lens::<T>(p, x.len(), dw.len(), dy.len(), "backward weight");
+    check_lens(p, x.len(), dw.len(), dy.len(), "backward weight");
     if let (Some(x), Some(dy), Some(dw)) = (T::slice_f32(x), T::slice_f32(dy), T::slice_f32_mut(dw))
     {
         fast::backward_weight(p, x, dy, dw);
@@ -226,7 +225,7 @@ pub fn conv2d_forward_ref<T: Float>(
     b: Option<&[T]>,
     y: &mut [T],
 ) {
-    check_lens::<T>(p, x.len(), w.len(), y.len(), "forward");
+    check_lens(p, x.len(), w.len(), y.len(), "forward");
     let (ho, wo, cig, cog) = (p.out_h(), p.out_w(), p.c_in_g(), p.c_out_g());
     for n in 0..p.n {
         for co in 0..p.c_out {
@@ -254,7 +253,7 @@ pub fn conv2d_forward_ref<T: Float>(
 
 /// Reference backward-data: every output element sends w·dy back to the inputs it read.
 pub fn conv2d_backward_data_ref<T: Float>(p: &Conv2dParams, dy: &[T], w: &[T], dx: &mut [T]) {
-    check_lens::<T>(p, dx.len(), w.len(), dy.len(), "backward data");
+    check_lens(p, dx.len(), w.len(), dy.len(), "backward data");
     let (ho, wo, cig, cog) = (p.out_h(), p.out_w(), p.c_in_g(), p.c_out_g());
     dx.fill(T::ZERO);
     for n in 0..p.n {
@@ -282,7 +281,7 @@ pub fn conv2d_backward_data_ref<T: Float>(p: &Conv2dParams, dy: &[T], w: &[T], d
 
 /// Reference backward-weight: dw[co, ci, kh, kw] = Σ_{n, oh, ow} dy[n, co, oh, ow] · x[...].
 pub fn conv2d_backward_weight_ref<T: Float>(p: &Conv2dParams, x: &[T], dy: &[T], dw: &mut [T]) {
-    check_lens::<T>(p, x.len(), dw.len(), dy.len(), "backward weight");
+    check_lens(p, x.len(), dw.len(), dy.len(), "backward weight");
     let (ho, wo, cig, cog) = (p.out_h(), p.out_w(), p.c_in_g(), p.c_out_g());
     for co in 0..p.c_out {
         let g = co / cog;

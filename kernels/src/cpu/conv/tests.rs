@@ -19,9 +19,19 @@ fn cases() -> Vec<Conv2dParams> {
         // Output planes >= 400 take the stride-1 implicit-im2col path (padded / direct 1x1).
         sq(2, 3, 21, 4, 3, 1, 1),
         sq(2, 5, 20, 7, 1, 1, 0),
+        // Stride 2 with output planes >= 512: implicit im2col over phase-split images.
+        sq(2, 3, 46, 4, 3, 2, 1),
+        sq(1, 3, 50, 4, 7, 2, 3),
+        sq(2, 5, 46, 6, 1, 2, 0),
         // A last group of images that is only partly full (plane 100 -> 5 images per GEMM).
         sq(7, 3, 10, 4, 3, 1, 1),
     ];
+    let mut strided_mixed = sq(1, 2, 50, 3, 3, 1, 1);
+    (strided_mixed.h, strided_mixed.stride) = (24, (1, 2));
+    v.push(strided_mixed);
+    let mut dil_s2 = sq(1, 2, 50, 3, 3, 2, 2);
+    dil_s2.dilation = (2, 2);
+    v.push(dil_s2);
     let mut dil_big = sq(2, 3, 22, 4, 3, 1, 2);
     dil_big.dilation = (2, 2);
     v.push(dil_big);

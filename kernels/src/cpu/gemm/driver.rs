@@ -261,10 +261,8 @@ pub(super) fn gemm_packed<T: Scratch, K: MicroKernel<T>>(
         Threads::Pool => rayon::current_num_threads().min(m * n * k / (PAR_MIN_MNK / 2)),
     };
     let (tm, tn) = task_grid(m, n, k, K::MR, K::NR, K::NC, want.max(1));
-    let row_parts = split(m, K::MR, tm);
-    let col_parts = split(n, K::NR, tn);
     let run = |t: usize| {
-        let (rows, cols) = (row_parts[t / tn].clone(), col_parts[t % tn].clone());
+        let (rows, cols) = (part(m, K::MR, tm, t / tn), part(n, K::NR, tn, t % tn));
         // SAFETY: the rectangles rows x cols of the tasks are disjoint and inside C (the entry
         // points checked c.len() against m, n, ldc), and `c` stays borrowed for the whole call.
         unsafe { gemm_rectangle(kernel, ldc, alpha, a, b, beta, c_ptr, rows, cols, k) };
@@ -465,20 +463,14 @@ fn thread_grid(
     best
 }
 
-/// Cuts 0..len into `parts` ranges whose boundaries are multiples of `unit`, as equal as the
-/// unit allows.
-fn split(len: usize, unit: usize, parts: usize) -> Vec<Range<usize>> {
+/// Piece `p` of 0..len cut into `parts` ranges whose boundaries are multiples of `unit`, as
+/// equal as the unit allows (the first `units % parts` pieces get one unit more).
+fn part(len: usize, unit: usize, parts: usize, p: usize) -> Range<usize> {
     let units = len.div_ceil(unit);
-    let mut start = 0;
-    (0..parts)
-        .map(|p| {
-            let count = units / parts + usize::from(p < units % parts);
-            let end = (start + count * unit).min(len);
-            let r = start..end;
-            start = end;
-            r
-        })
-        .collect()
+    let (base, extra) = (units / parts, units % parts);
+    let start_units = p * base + p.min(extra);
+    let count = base + usize::from(p < extra);
+    (start_units * unit).min(len)..((start_units + count) * unit).min(len)
 }
 
 /// Element types with per-thread packing buffers, reused across calls (a fresh 4 MiB buffer
@@ -486,14 +478,27 @@ fn split(len: usize, unit: usize, parts: usize) -> Vec<Range<usize>> {
 pub(crate) trait Scratch: Float {
     /// Runs `f` on a 64-byte aligned buffer of `len` elements (contents unspecified).
     fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
+
+    /// Runs `f` on this thread's work vector for callers above the GEMM (a convolution's
+    /// padded image or im2col matrix), kept between calls so it is not re-faulted each time.
+    /// A nested call gets an empty vector of its own.
+    fn with_work_vec<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R;
 }
 
 macro_rules! impl_scratch {
-    ($t:ty, $key:ident) => {
+    ($t:ty, $key:ident, $work:ident) => {
         thread_local! {
             static $key: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
+            static $work: RefCell<Vec<$t>> = const { RefCell::new(Vec::new()) };
         }
         impl Scratch for $t {
+            fn with_work_vec<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
+                let mut v = $work.with(|cell| cell.take());
+                let r = f(&mut v);
+                $work.with(|cell| cell.replace(v));
+                r
+            }
+
             fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R {
                 let aligned = |v: &mut Vec<$t>| {
                     if v.len() < len + 16 {
@@ -520,5 +525,5 @@ macro_rules! impl_scratch {
     };
 }
 
-impl_scratch!(f32, SCRATCH_F32);
-impl_scratch!(f64, SCRATCH_F64);
+impl_scratch!(f32, SCRATCH_F32, WORK_F32);
+impl_scratch!(f64, SCRATCH_F64, WORK_F64);

@@ -126,11 +126,15 @@ mod avx2 {
                 }
                 transpose8(&mut r);
                 for (q, row) in r.iter().enumerate() {
-                    // SAFETY: (p + q)·w + g·8 + 8 <= kc·w for w = 16; for w = 6 only 6 lanes
-                    // are written, ending at (p + q)·6 + 6 <= kc·6.
+                    // SAFETY: (p + q)·w + g·8 + 8 <= kc·w for w = 16; for w = 6 a full store is used
+                    // only when it ends inside `s`, else 6 lanes ending at (p + q)·6 + 6 <= kc·6.
                     unsafe {
-                        let at = s.as_mut_ptr().add((p + q) * w + g * 8);
-                        if w == 16 {
+                        let start = (p + q) * w + g * 8;
+                        let at = s.as_mut_ptr().add(start);
+                        if w == 16 || start + 8 <= s.len() {
+                            // For w = 6 the two extra lanes spill into the next row, which
+                            // the next store (or a later sliver) overwrites: a plain store is
+                            // much cheaper than a masked one on AMD cores.
                             _mm256_storeu_ps(at, *row);
                         } else {
                             _mm256_maskstore_ps(at, mask6, *row);

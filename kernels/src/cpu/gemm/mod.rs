@@ -220,8 +220,9 @@ pub fn gemm_ref<T: Float>(s: &GemmShape, alpha: T, a: &[T], b: &[T], beta: T, c:
 /// for A or B reuses one matrix for the whole batch (a weight shared by every batch entry).
 ///
 /// Threads: a batch of large GEMMs runs them one after the other, each threaded inside; a batch
-/// of small ones (per-head, per-group, per-image) runs whole GEMMs in parallel instead. The C
-/// matrices must not overlap (`stride_c` at least the extent of one C) when batch > 1.
+/// of small ones (per-head, per-group, per-image) runs whole GEMMs in parallel instead, when
+/// the C matrices do not overlap. `stride_c = 0` with beta = 1 accumulates every product into
+/// one C (in batch order).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm_batched<T: Float>(
     s: &GemmShape,
@@ -245,12 +246,11 @@ pub fn gemm_batched<T: Float>(
             && c.len() >= (batch - 1) * stride_c + lc,
         "gemm_batched: buffer too short for {batch} x {s:?}"
     );
-    assert!(
-        batch == 1 || lc == 0 || stride_c >= lc,
-        "gemm_batched: C matrices overlap (stride_c {stride_c} < {lc})"
-    );
+    // Disjoint C matrices may run in parallel; overlapping ones (stride_c = 0 accumulates
+    // Σ_t A_t·B_t into one C when beta = 1) must run in order.
+    let disjoint = lc > 0 && stride_c >= lc;
     let small = s.m * s.n * s.k < driver::PAR_MIN_MNK;
-    if batch > 1 && lc > 0 && small && rayon::current_num_threads() > 1 {
+    if batch > 1 && disjoint && small && rayon::current_num_threads() > 1 {
         use rayon::prelude::*;
         c[..(batch - 1) * stride_c + lc]
             .par_chunks_mut(stride_c)

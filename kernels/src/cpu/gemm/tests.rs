@@ -268,5 +268,16 @@ fn batched_matches_reference() {
             );
         }
     }
+    // stride_c = 0, beta = 1: every product accumulates into the same C.
+    let s = GemmShape::dense(5, 6, 7, false, false);
+    let a: Vec<f32> = rng.vec(3 * 35);
+    let b: Vec<f32> = rng.vec(42);
+    let mut got = vec![1.0f32; 30];
+    pool(2).install(|| gemm_batched(&s, 3, 1.0, &a, 35, &b, 0, 1.0, &mut got, 0));
+    let mut want = vec![1.0f32; 30];
+    for t in 0..3 {
+        gemm_ref(&s, 1.0, &a[t * 35..], &b, 1.0, &mut want);
+    }
+    rep.compare("stride_c 0 accumulates", &got, &want);
     rep.finish();
 }
