@@ -407,6 +407,28 @@ impl ConfiguredLoss {
         )
     }
 
+    /// For the cosine-head losses (normface, cosface, arcface, combined), the head itself, so
+    /// a training loop can run it fused (`MarginSoftmax::fused`); `None` for the others.
+    pub fn margin_head(&self) -> Result<Option<crate::MarginSoftmax>> {
+        Ok(Some(match self.spec.name {
+            "normface" => normface::normface(self.f64("s")?),
+            "cosface" => cosface::cosface(self.f64("s")?, self.f64("m")?),
+            "arcface" => arcface::arcface(
+                self.f64("s")?,
+                self.f64("m")?,
+                self.gradient()?,
+                self.fallback()?,
+            ),
+            "combined" => arcface::combined(
+                self.f64("s")?,
+                self.f64("m1")?,
+                self.f64("m2")?,
+                self.f64("m3")?,
+            ),
+            _ => return Ok(None),
+        }))
+    }
+
     /// The loss value of the inputs (watch the inputs on a tape first to get gradients).
     pub fn loss(&self, inp: &LossInputs) -> Result<Tensor> {
         let name = self.spec.name;

@@ -144,3 +144,20 @@ pub fn set_children_mode(children: Children<'_>, mode: Mode) {
         child.set_mode(mode);
     }
 }
+
+/// A boxed module is a module (so `Box<dyn Module>` can be handed to anything that takes one,
+/// e.g. an optimiser).
+impl<M: Module + ?Sized> Module for Box<M> {
+    fn forward(&mut self, x: &Tensor, tape: Option<&Tape>) -> Result<Tensor> {
+        (**self).forward(x, tape)
+    }
+    fn visit_parameters(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
+        (**self).visit_parameters(prefix, f)
+    }
+    fn visit_buffers(&mut self, prefix: &str, f: &mut dyn FnMut(&str, &mut Tensor)) {
+        (**self).visit_buffers(prefix, f)
+    }
+    fn set_mode(&mut self, mode: Mode) {
+        (**self).set_mode(mode)
+    }
+}

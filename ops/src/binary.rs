@@ -49,13 +49,26 @@ impl BackwardRule for BinaryRule {
         // each input's shape): no arithmetic, no copy — the residual connections of a ResNet
         // cost nothing in the backward.
         match op {
-            BinaryOp::Add => return Ok(vec![needs[0].then(|| g.clone()), needs[1].then(|| g.clone())]),
+            BinaryOp::Add => {
+                return Ok(vec![
+                    needs[0].then(|| g.clone()),
+                    needs[1].then(|| g.clone()),
+                ])
+            }
             BinaryOp::Sub if !needs[1] => return Ok(vec![Some(g.clone()), None]),
             BinaryOp::Sub => return Ok(vec![needs[0].then(|| g.clone()), Some(crate::neg(g)?)]),
             BinaryOp::Mul => {
                 // ∂(a·b)/∂a = b, ∂(a·b)/∂b = a: two broadcasting products, each a fast kernel.
-                let da = if needs[0] { Some(binary(g, b, BinaryOp::Mul)?) } else { None };
-                let db = if needs[1] { Some(binary(g, a, BinaryOp::Mul)?) } else { None };
+                let da = if needs[0] {
+                    Some(binary(g, b, BinaryOp::Mul)?)
+                } else {
+                    None
+                };
+                let db = if needs[1] {
+                    Some(binary(g, a, BinaryOp::Mul)?)
+                } else {
+                    None
+                };
                 return Ok(vec![da, db]);
             }
             _ => {}

@@ -11,6 +11,7 @@
 //!   parameter groups, learning-rate schedules, gradient clipping.
 //! - [`checkpoint`]: safetensors checkpoints written atomically, bit-exact resume.
 //! - [`plots`]: PNG figures (loss curves, ROC, 2-D features).
+//! - [`trainer`]: the training run of `examples/train.rs` (config, data, loop, evaluation).
 //! - [`error`]: the error type; every format error names the file and the byte offset.
 
 pub mod checkpoint;
@@ -20,5 +21,6 @@ pub mod eval;
 pub mod loader;
 pub mod optim;
 pub mod plots;
+pub mod trainer;
 
 pub use error::{Error, Offset, Result};
