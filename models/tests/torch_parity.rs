@@ -31,14 +31,14 @@ use common::{read_safetensors, rel_err};
 /// A case's network: LeNet++ has a second output (the logits).
 enum Net {
     Plain(Box<dyn Module>),
-    LeNet(LeNetPlusPlus),
+    LeNet(Box<LeNetPlusPlus>),
 }
 
 impl Net {
     fn module(&mut self) -> &mut dyn Module {
         match self {
             Net::Plain(m) => m.as_mut(),
-            Net::LeNet(m) => m,
+            Net::LeNet(m) => m.as_mut(),
         }
     }
 
@@ -71,15 +71,28 @@ fn build(case: &str, dtype: DType) -> Net {
     let plain = |m: Box<dyn Module>| Net::Plain(m);
     match case {
         "resnet18_w2" => plain(Box::new(
-            ResNet::new(resnet(BlockKind::Basic, [2; 4], Stem::ImageNet, 10), dtype, rng)
-                .unwrap(),
+            ResNet::new(
+                resnet(BlockKind::Basic, [2; 4], Stem::ImageNet, 10),
+                dtype,
+                rng,
+            )
+            .unwrap(),
         )),
         "resnet50_b1_w2" => plain(Box::new(
-            ResNet::new(resnet(BlockKind::Bottleneck, [1; 4], Stem::ImageNet, 6), dtype, rng)
-                .unwrap(),
+            ResNet::new(
+                resnet(BlockKind::Bottleneck, [1; 4], Stem::ImageNet, 6),
+                dtype,
+                rng,
+            )
+            .unwrap(),
         )),
         "cifar_resnet_b1_w2" => plain(Box::new(
-            ResNet::new(resnet(BlockKind::Basic, [1; 4], Stem::Cifar, 10), dtype, rng).unwrap(),
+            ResNet::new(
+                resnet(BlockKind::Basic, [1; 4], Stem::Cifar, 10),
+                dtype,
+                rng,
+            )
+            .unwrap(),
         )),
         "iresnet18_w2" => {
             let config = IResNetConfig {
@@ -106,7 +119,7 @@ fn build(case: &str, dtype: DType) -> Net {
                 widths: [2, 4, 8],
                 ..LeNetPlusPlusConfig::mnist()
             };
-            Net::LeNet(LeNetPlusPlus::new(config, dtype, rng).unwrap())
+            Net::LeNet(Box::new(LeNetPlusPlus::new(config, dtype, rng).unwrap()))
         }
         other => panic!("unknown case {other}"),
     }
@@ -141,7 +154,10 @@ impl Worst {
 
 /// Error of a gradient; zero-by-symmetry tensors against the largest gradient `g_max`.
 fn grad_err(ours: &Tensor, expected: &Tensor, g_max: f64) -> f64 {
-    let scale = expected.to_vec_f64().iter().fold(0f64, |m, v| m.max(v.abs()));
+    let scale = expected
+        .to_vec_f64()
+        .iter()
+        .fold(0f64, |m, v| m.max(v.abs()));
     if scale < 1e-9 * g_max {
         let err = ours
             .to_vec_f64()
@@ -217,7 +233,10 @@ fn run_case(case: &str, dtype: DType) -> Worst {
         .filter_map(|k| k.strip_prefix("param.").or(k.strip_prefix("buffer.")))
         .map(str::to_string)
         .collect();
-    assert_eq!(state_names, fixture_names, "{case}: state_dict names differ");
+    assert_eq!(
+        state_names, fixture_names,
+        "{case}: state_dict names differ"
+    );
     net.module()
         .load_state(&|name| {
             fx.get(&format!("param.{name}"))
@@ -250,7 +269,15 @@ fn run_case(case: &str, dtype: DType) -> Worst {
     let xw = tape.watch(&x);
     let outputs = net.outputs(&xw, Some(&tape));
     let grads = tape.backward(&loss_of(&outputs)).unwrap();
-    compare_phase(&fx, "train", &outputs, &grads, &params, Some(&x), &mut worst);
+    compare_phase(
+        &fx,
+        "train",
+        &outputs,
+        &grads,
+        &params,
+        Some(&x),
+        &mut worst,
+    );
     for (name, buffer) in net.module().buffers() {
         let key = format!("train.buffer.{name}");
         worst.note(&key, rel_err(&buffer, &fx[&key]));
