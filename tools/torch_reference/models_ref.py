@@ -24,7 +24,14 @@ state_dict (names and shapes), so the tiny versions are the same architectures, 
         Needs torchvision, a checkout of insightface's recognition/arcface_torch/backbones
         (DIR holds iresnet.py and mobilefacenet.py) and pytorch-center-loss's models.py.
         Compares state_dict names and shapes at full width with the references and prints the
-        reference parameter counts quoted in models/tests/param_counts.rs.
+        reference parameter counts quoted in models/tests/param_counts.rs. torchvision is not
+        in the venv; beside it, without touching torch:
+            pip install --no-deps --target /tmp/tv torchvision pillow
+            PYTHONPATH=/tmp/tv $PY tools/torch_reference/models_ref.py layouts ...
+        (the counts were taken with torchvision 0.29.2 and insightface at commit 7fadd420).
+
+Regeneration gives the same tensors bit for bit (the safetensors metadata may list its keys
+in another order).
 
 See README.md beside this file for the environment.
 """
