@@ -143,7 +143,18 @@ impl<B: Backbone> DeeplySupervised<B> {
         let aux = self
             .heads
             .iter_mut()
-            .map(|(t, head)| head.forward(&taps[*t], tape))
+            .map(|(t, head)| {
+                let tap = taps.get(*t).ok_or_else(|| {
+                    check::config(
+                        "DeeplySupervised",
+                        format!(
+                            "a head on tap {t}, but the backbone has {} taps",
+                            taps.len()
+                        ),
+                    )
+                })?;
+                head.forward(tap, tape)
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok((out, aux))
     }

@@ -99,14 +99,16 @@ pub fn uniform_(t: &mut Tensor, lo: f64, hi: f64, rng: &mut Rng) -> Result<()> {
 /// half the logarithms and uniform draws of `Tensor::randn`, which counts when a 65 M
 /// parameter IResNet-100 is built.
 pub fn normal_(t: &mut Tensor, mean: f64, std: f64, rng: &mut Rng) -> Result<()> {
-    let mut pairs = std::iter::from_fn(|| {
+    let n = t.numel();
+    let mut values = Vec::with_capacity(n + 1);
+    while values.len() < n {
         let radius = (-2.0 * (1.0 - rng.unit()).ln()).sqrt(); // 1 − u in (0, 1]: ln finite
         let (sin, cos) = (std::f64::consts::TAU * rng.unit()).sin_cos();
-        Some([mean + std * radius * cos, mean + std * radius * sin])
-    })
-    .flatten();
-    let values = (0..t.numel()).map(|_| pairs.next().unwrap_or(mean));
-    *t = filled(t, values)?;
+        values.push(mean + std * radius * cos);
+        values.push(mean + std * radius * sin);
+    }
+    values.truncate(n);
+    *t = filled(t, values.into_iter())?;
     Ok(())
 }
 

@@ -12,17 +12,36 @@
 //!
 //! ## Training with a model
 //!
-//! ```ignore
-//! let mut model = IResNet::new(IResNetConfig::iresnet50(), DType::F32, &mut Rng::new(0))?;
+//! ```
+//! use anglegrad_engine::{DType, Rng, Tape, Tensor};
+//! use anglegrad_models::{IResNet, IResNetConfig, Mode, Module};
+//! use anglegrad_ops::TensorOps;
+//!
+//! // A tiny IResNet-18 (IResNetConfig::iresnet50() is the real one, for 112×112 faces).
+//! let config = IResNetConfig {
+//!     stem_width: 2,
+//!     widths: [2, 4, 4, 8],
+//!     input_size: (32, 32),
+//!     num_features: 4,
+//!     ..IResNetConfig::iresnet18()
+//! };
+//! let mut model = IResNet::new(config, DType::F32, &mut Rng::new(0))?;
+//! let images = Tensor::randn([2, 3, 32, 32], 0.0, 1.0, DType::F32, &mut Rng::new(1))?;
+//!
 //! let tape = Tape::new();
-//! let emb = model.forward(&images, Some(&tape))?;    // every parameter watched, ops recorded
-//! let loss = head_and_loss(&emb, &labels)?;
+//! let emb = model.forward(&images, Some(&tape))?; // parameters watched, ops recorded
+//! let loss = emb.square()?.sum_all()?;            // stands for a margin-softmax loss
 //! let grads = tape.backward(&loss)?;
-//! model.visit_parameters("", &mut |name, p| {        // the optimiser finds each gradient
-//!     if let Some(g) = grads.get(p) { /* p <- p − lr·g */ }
+//! model.visit_parameters("", &mut |_name, p| {    // the optimiser finds each gradient
+//!     if let Some(g) = grads.get(p) {              // (None: a frozen parameter)
+//!         *p = p.sub(&g.scale(0.1).unwrap()).unwrap();
+//!     }
 //! });
-//! model.set_mode(Mode::Eval);                        // BN running statistics, no dropout
-//! let emb = model.forward(&images, None)?;           // no tape: nothing recorded
+//!
+//! model.set_mode(Mode::Eval);                      // running statistics, no dropout
+//! let emb = model.forward(&images, None)?;         // no tape: nothing recorded
+//! assert_eq!(emb.dims(), [2, 4]);
+//! # Ok::<(), anglegrad_engine::Error>(())
 //! ```
 //!
 //! Parameter and buffer names are PyTorch's (`layer1.0.conv1.weight`, `bn1.running_mean`),

@@ -34,7 +34,7 @@ use super::resnet_blocks::Downsample;
 use super::{conv, halve, ConvInit};
 use crate::check::{self, Dim};
 use crate::deep_supervision::Backbone;
-use crate::layers::{BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Linear, PReLU};
+use crate::layers::{BatchNorm1d, BatchNorm2d, Conv2d, Dropout, Flatten, Linear, PReLU};
 use crate::module::{
     set_children_mode, visit_children_buffers, visit_children_parameters, Children, Mode, Module,
 };
@@ -308,8 +308,7 @@ impl Backbone for IResNet {
             taps.push(h.clone());
         }
         h = self.bn2.forward(&h, tape)?;
-        let n = h.dims()[0];
-        h = ops::reshape(&h, &[n, h.numel() / n])?;
+        h = Flatten.forward(&h, None)?;
         h = self.dropout.forward(&h, tape)?;
         h = self.fc.forward(&h, tape)?;
         Ok((self.features.forward(&h, tape)?, taps))

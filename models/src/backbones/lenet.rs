@@ -22,7 +22,7 @@ use anglegrad_ops::{self as ops, Conv2dOptions, Pool2dOptions};
 
 use crate::check::{self, Dim};
 use crate::deep_supervision::Backbone;
-use crate::layers::{Conv2d, Linear, PReLU};
+use crate::layers::{Conv2d, Flatten, Linear, PReLU};
 use crate::module::{
     set_children_mode, visit_children_buffers, visit_children_parameters, Children, Mode, Module,
 };
@@ -180,8 +180,7 @@ impl Backbone for LeNetPlusPlus {
             h = ops::max_pool2d(&h, Pool2dOptions::new(2, 2, 0))?;
             taps.push(h.clone());
         }
-        let n = h.dims()[0];
-        let h = ops::reshape(&h, &[n, h.numel() / n])?;
+        let h = Flatten.forward(&h, None)?;
         let features = self.prelu_fc1.forward(&self.fc1.forward(&h, tape)?, tape)?;
         Ok((features, taps))
     }

@@ -39,7 +39,7 @@ use super::{conv, halve, ConvInit};
 use crate::check::{self, Dim};
 use crate::deep_supervision::Backbone;
 use crate::init::{self, FanMode, Nonlinearity};
-use crate::layers::{BatchNorm1d, BatchNorm2d, Conv2d, Linear, PReLU};
+use crate::layers::{BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Linear, PReLU};
 use crate::module::{
     set_children_mode, visit_children_buffers, visit_children_parameters, Children, Mode, Module,
 };
@@ -264,8 +264,7 @@ impl Gdc {
     }
     fn run(&mut self, x: &Tensor, tape: Option<&Tape>) -> Result<Tensor> {
         let h = self.gdconv.run(x, tape)?;
-        let n = h.dims()[0];
-        let h = ops::reshape(&h, &[n, h.numel() / n])?;
+        let h = Flatten.forward(&h, None)?;
         self.bn.forward(&self.linear.forward(&h, tape)?, tape)
     }
     fn children(&mut self) -> Children<'_> {
