@@ -58,7 +58,11 @@ fn params(loss: &str) -> Vec<(String, String)> {
 }
 
 fn row(name: &str, r: &VerificationReport, seconds: Option<f64>) -> String {
-    let tar = r.tar_at_far.iter().find(|(f, _)| *f == 1e-3).map_or("—".to_string(), |(_, t)| t.to_string());
+    let tar = r
+        .tar_at_far
+        .iter()
+        .find(|(f, _)| *f == 1e-3)
+        .map_or("—".to_string(), |(_, t)| t.to_string());
     format!(
         "| {name} | {:.2} ± {:.2} | {:.4} | {:.2} | {tar} | {} |",
         100.0 * r.accuracy.mean,
@@ -80,10 +84,23 @@ fn main() -> anyhow::Result<()> {
         Err(e) => return Err(e.into()),
     };
     let data = TrainData::load(&data_spec)?;
-    let eval = data.eval.as_ref().ok_or_else(|| anyhow::anyhow!("{data_spec} has no verification benchmark"))?;
+    let eval = data
+        .eval
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("{data_spec} has no verification benchmark"))?;
     let mut rows = vec![row("raw pixels (floor)", &eval.raw_pixel_report()?, None)];
-    let mut untrained = backbone::build(&a.backbone, data.input_dims(), a.embedding, a.width_divisor, 42)?;
-    rows.push(row("untrained network (floor)", &verify(&mut untrained, eval, false)?, None));
+    let mut untrained = backbone::build(
+        &a.backbone,
+        data.input_dims(),
+        a.embedding,
+        a.width_divisor,
+        42,
+    )?;
+    rows.push(row(
+        "untrained network (floor)",
+        &verify(&mut untrained, eval, false)?,
+        None,
+    ));
 
     for loss in a.losses.split(',').map(str::trim).filter(|l| !l.is_empty()) {
         let cfg = TrainConfig {
@@ -105,7 +122,9 @@ fn main() -> anyhow::Result<()> {
         println!("== {loss}");
         let t = Instant::now();
         let summary = run(&cfg)?;
-        let report = summary.verification.ok_or_else(|| anyhow::anyhow!("no evaluation"))?;
+        let report = summary
+            .verification
+            .ok_or_else(|| anyhow::anyhow!("no evaluation"))?;
         rows.push(row(loss, &report, Some(t.elapsed().as_secs_f64())));
     }
     println!(

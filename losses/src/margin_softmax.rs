@@ -140,6 +140,17 @@ impl MarginSoftmax {
         w: &Tensor,
         labels: &[usize],
     ) -> Result<Tensor> {
+        if let (Some(chunk), None) = (self.fused_chunk, self.hard_negatives) {
+            let (b, d) = check::embeddings(name, x)?;
+            let c = check::class_matrix(name, "weight", w, d)?;
+            check::labels(name, labels, b, Some(c))?;
+            let head = ops::MarginHead {
+                chunk,
+                eps: self.norm_eps,
+                ..ops::MarginHead::new(self.s, self.margin.as_op())
+            };
+            return ops::fused_margin_softmax_rows(x, w, labels, head)?.mean_all();
+        }
         ops::cross_entropy(&self.logits(name, x, w, labels)?, labels)
     }
 }

@@ -9,6 +9,19 @@ fn run(head: &MarginSoftmax, x0: &Tensor, w0: &Tensor, labels: &[usize]) -> Vec<
     let tape = Tape::new();
     let (x, w) = (tape.watch(x0), tape.watch(w0));
     let loss = head.loss("test", &x, &w, labels).unwrap();
+    // The fused head is one op on the tape; the composite is many (so the comparison below
+    // really compares two implementations).
+    let fused_ops = tape
+        .op_names()
+        .iter()
+        .filter(|n| **n == "fused_margin_softmax")
+        .count();
+    assert_eq!(
+        fused_ops,
+        usize::from(head.fused_chunk.is_some()),
+        "{:?}",
+        tape.op_names()
+    );
     let mut out = vec![loss.to_scalar_f64().unwrap()];
     let g = tape.backward(&loss).unwrap();
     out.extend(g.wrt(x0).unwrap().to_vec_f64());
