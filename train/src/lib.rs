@@ -16,6 +16,7 @@
 
 pub mod checkpoint;
 pub mod data;
+pub mod distributed;
 pub mod error;
 pub mod eval;
 pub mod loader;
