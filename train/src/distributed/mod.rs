@@ -8,6 +8,12 @@
 //! | [`loopback`] | [`Loopback`]: R threads of one process as R ranks — the tests' fake group |
 //! | `mpi` | `Mpi` (feature `mpi`): `MPI_COMM_WORLD` through rsmpi, processes started by `mpirun` |
 //! | `nccl` | `Nccl` (feature `nccl`): NCCL through cudarc — compiled, not yet run (no GPU here) |
+//! | [`sampler`] | [`BatchShard`]: each rank reads its own block of every global batch |
+//! | [`grad_sync`] | averaging gradients in buckets; clipping by the global norm; broadcasting parameters |
+//! | [`shard`] | [`ClassShard`]: which classes a rank holds; gathering the blocks |
+//! | [`sharded_head`] | [`ShardedMarginHead`]: the margin-softmax head with W split over ranks, exact |
+//! | [`partial_fc`] | insightface's partial FC: a sample of the negative classes per step |
+//! | [`checkpoint`] | checkpoints hold the gathered head; resuming re-shards it for any rank count |
 //!
 //! A data-parallel step, rank r of R (the loop of `trainer/run.rs` does exactly this):
 //!
@@ -37,18 +43,29 @@
 //!
 //! See the section filled in with measurements below.
 
+pub mod checkpoint;
 pub mod collective;
+pub mod grad_sync;
 pub mod loopback;
 #[cfg(feature = "mpi")]
 pub mod mpi;
 #[cfg(feature = "nccl")]
 pub mod nccl;
+pub mod partial_fc;
+pub mod sampler;
+pub mod shard;
+pub mod sharded_head;
 pub mod single;
 
 pub use collective::{Buf, BufMut, Collective, CollectiveExt, CommElement, ReduceOp};
+pub use grad_sync::{average_gradients, broadcast_params, clip_grad_norm, DEFAULT_BUCKET_BYTES};
 pub use loopback::Loopback;
 #[cfg(feature = "mpi")]
 pub use mpi::Mpi;
 #[cfg(feature = "nccl")]
 pub use nccl::Nccl;
+pub use partial_fc::{sample_classes, ClassSample};
+pub use sampler::BatchShard;
+pub use shard::{gather_rows, ClassShard};
+pub use sharded_head::ShardedMarginHead;
 pub use single::SingleProcess;
