@@ -116,6 +116,7 @@ fn main() -> anyhow::Result<()> {
                 pairs: vb.pairs(),
                 folds,
                 flip_ok: true,
+                identity: None,
             },
             bin.display().to_string(),
         )
@@ -159,6 +160,7 @@ fn main() -> anyhow::Result<()> {
                 pairs: resolved.pairs,
                 folds: list.folds.max(1),
                 flip_ok: true,
+                identity: None,
             },
             pairs.display().to_string(),
         )

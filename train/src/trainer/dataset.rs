@@ -48,6 +48,8 @@ pub struct EvalSet {
     pub folds: usize,
     /// Whether mirrored images make sense for flip test-time augmentation (not for glyphs).
     pub flip_ok: bool,
+    /// The identity (class) of each image, when known (colours the 2-D feature figure).
+    pub identity: Option<Vec<usize>>,
 }
 
 impl EvalSet {
@@ -102,7 +104,14 @@ impl TrainData {
                 let train = fashion_mnist::load(Split::Train)?;
                 let test = fashion_mnist::load(Split::Test)?;
                 let pairs = fashion_mnist::verification_pairs(&test.labels, 300)?;
-                let eval = EvalSet { images: test.images, mean_std: None, pairs, folds: 10, flip_ok: false };
+                let eval = EvalSet {
+                    images: test.images,
+                    mean_std: None,
+                    pairs,
+                    folds: 10,
+                    flip_ok: false,
+                    identity: Some(test.labels),
+                };
                 Ok(TrainData::faces(spec, train.images, train.labels, Some(eval)))
             }
             "glyphs" => {
@@ -113,6 +122,7 @@ impl TrainData {
                     pairs: set.pairs.clone(),
                     folds: 10,
                     flip_ok: false,
+                    identity: Some(set.test_index.iter().map(|&(c, _)| c).collect()),
                 };
                 let classes = set.train_chars.len();
                 Ok(TrainData {
@@ -227,6 +237,7 @@ fn synthetic(arg: &str) -> Result<TrainData> {
         pairs: verification.pairs.clone(),
         folds: verification.folds,
         flip_ok: true,
+        identity: Some(verification.identity.clone()),
     };
     Ok(TrainData::faces(
         &format!("synthetic:{arg}"),

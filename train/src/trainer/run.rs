@@ -417,7 +417,10 @@ fn figures(
         )?;
         if dim == 2 {
             let pts: Vec<(f32, f32)> = emb.chunks_exact(2).map(|p| (p[0], p[1])).collect();
-            let identity: Vec<usize> = (0..eval.images.n).map(|i| i / 10).collect();
+            let identity = eval
+                .identity
+                .clone()
+                .unwrap_or_else(|| vec![0; eval.images.n]);
             feature_scatter(
                 &cfg.out.join("features.png"),
                 &format!("2-D features, {}", cfg.loss),
