@@ -40,6 +40,7 @@ enum Normalise {
 }
 
 /// A verification benchmark: images and labelled pairs in folds.
+#[derive(Debug, Clone)]
 pub struct EvalSet {
     pub images: Images,
     /// Subtracted from the pixels then divided by `std` (None: insightface's normalisation).
