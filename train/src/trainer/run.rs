@@ -15,7 +15,7 @@ use super::dataset::TrainData;
 use super::evaluate::verify;
 use super::metrics::MetricsLog;
 use super::objective::{low_resolution, Objective};
-use crate::checkpoint::{rng_from_state, rng_state, Checkpoint};
+use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::eval::VerificationReport;
 use crate::loader::{PkSampler, Prefetcher, ShuffledEpochs};
@@ -353,8 +353,7 @@ fn save_checkpoint(
     if let Some(iter) = objective.lambda_iter() {
         ck.rng.insert("lambda_iter".into(), iter);
     }
-    ck.rng
-        .insert("seed".into(), rng_state(&rng_from_state(cfg.seed)));
+    ck.rng.insert("seed".into(), cfg.seed);
     ck.config = serde_json::to_value(cfg).map_err(|e| Error::Invalid(e.to_string()))?;
     // The input size the backbone was built for, so `examples/eval.rs` can rebuild it.
     ck.config["input"] = serde_json::json!(input);
