@@ -50,9 +50,7 @@ pub fn ptx(module: &'static KernelModule, arch: u32) -> Result<Arc<String>> {
         return Ok(p.clone());
     }
     let options = nvrtc::compile_options(arch);
-    let version = nvrtc::nvrtc()?.version;
-    let key = cache_key(module, &options, version);
-    let file = cache_dir().map(|d| d.join(format!("{}-compute_{arch}-{key}.ptx", module.name)));
+    let file = cache_file(module, arch)?;
     let cached = file
         .as_ref()
         .and_then(|f| std::fs::read_to_string(f).ok())
@@ -73,6 +71,24 @@ pub fn ptx(module: &'static KernelModule, arch: u32) -> Result<Arc<String>> {
         .expect("ptx cache lock")
         .insert((module.name, arch), ptx.clone());
     Ok(ptx)
+}
+
+/// Forgets the PTX kept in memory (the disk cache stays): the next [`ptx`] reads the disk or
+/// compiles again. For tests and for timing the compile path.
+pub fn clear_memory() {
+    if let Some(m) = MEMORY.get() {
+        m.lock().expect("ptx cache lock").clear();
+    }
+}
+
+/// The file [`ptx`] reads and writes for `module` at `arch`, or `None` without a cache folder.
+pub fn cache_file(module: &KernelModule, arch: u32) -> Result<Option<PathBuf>> {
+    let key = cache_key(
+        module,
+        &nvrtc::compile_options(arch),
+        nvrtc::nvrtc()?.version,
+    );
+    Ok(cache_dir().map(|d| d.join(format!("{}-compute_{arch}-{key}.ptx", module.name))))
 }
 
 /// Hex of the first 16 bytes of SHA-256(version, options, source).
@@ -100,7 +116,10 @@ fn store(file: &std::path::Path, ptx: &str) {
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
-    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    // Unique per process and call: two threads compiling the same module never share a file.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = file.with_extension(format!("tmp{}-{n}", std::process::id()));
     if std::fs::write(&tmp, ptx).is_ok() && std::fs::rename(&tmp, file).is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -42,6 +42,16 @@
 //!   (the driver cannot load newer PTX; [`CudaError::NvrtcNewerThanDriver`] says so).
 //! - PTX cache: `ANGLEGRAD_CACHE_DIR` (default `~/.cache/anglegrad/ptx`, `off` to disable).
 //!
+//! # Next: tensors on the device (engine, not this crate)
+//!
+//! The engine can hold device data without touching the ops' CPU paths: a variant
+//! `Storage::Cuda { dev: Arc<CudaDevice>, buf: Arc<CudaBuf> }` (`CudaBuf` = `F32(DeviceBuffer<f32>)`
+//! | `F64(DeviceBuffer<f64>)`), a process-wide `Device::Cuda(i) -> Arc<CudaDevice>` registry,
+//! `Tensor::to_device` through [`CudaDevice::htod`] / [`CudaDevice::dtoh`], `as_slice` on a
+//! device tensor returning a device-mismatch error, and `Error::Cuda(CudaError)`. Each op then
+//! matches on the device and calls the launcher beside the CPU kernel it calls today; the
+//! engine's un-broadcast becomes [`launch::reduce::sum_axis`] over merged axes.
+//!
 //! [`cpu::elementwise`]: crate::cpu::elementwise
 //! [`cpu::reduce`]: crate::cpu::reduce
 //! [`cpu::softmax`]: crate::cpu::softmax
