@@ -12,6 +12,9 @@
 //! reads a freed block was queued before any kernel that writes its next owner's data. When an
 //! allocation fails with out-of-memory, the cached blocks are released and it is retried once.
 //! [`MemoryStats`] reports bytes in use, bytes held (in use + cached) and the peaks of both.
+//!
+//! On the CPU emulation of the kernels ([`super::emulator`]) a block is host memory (16-byte
+//! aligned) and addresses are host addresses; everything else is the same.
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -55,19 +58,36 @@ pub struct MemoryStats {
     pub reuses: usize,
 }
 
+/// A block of memory: on the GPU, or on the host for the emulator.
+pub(crate) enum Block {
+    Device(CudaSlice<u8>),
+    /// 16-byte units, so that the kernels' vector loads are aligned.
+    Host(Box<[u128]>),
+}
+
+impl Block {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Block::Device(s) => s.len(),
+            Block::Host(h) => h.len() * 16,
+        }
+    }
+}
+
 struct Pool {
-    free: BTreeMap<usize, Vec<CudaSlice<u8>>>,
+    free: BTreeMap<usize, Vec<Block>>,
     stats: MemoryStats,
 }
 
 /// The caching allocator of one device (one per [`super::CudaDevice`]).
 pub struct CachingAllocator {
-    stream: Arc<CudaStream>,
+    /// The device's stream, or `None` on the emulator (host memory).
+    stream: Option<Arc<CudaStream>>,
     pool: Mutex<Pool>,
 }
 
 impl CachingAllocator {
-    pub(crate) fn new(stream: Arc<CudaStream>) -> Self {
+    pub(crate) fn new(stream: Option<Arc<CudaStream>>) -> Self {
         CachingAllocator {
             stream,
             pool: Mutex::new(Pool {
@@ -83,7 +103,7 @@ impl CachingAllocator {
     }
 
     /// A block of at least `bytes` bytes (contents: whatever its previous owner left).
-    fn take(&self, bytes: usize) -> Result<CudaSlice<u8>> {
+    fn take(&self, bytes: usize) -> Result<Block> {
         let class = size_class(bytes);
         {
             let mut pool = self.pool();
@@ -94,23 +114,26 @@ impl CachingAllocator {
                 return Ok(block);
             }
         }
-        // SAFETY: u8 is valid for any contents; the buffer types only expose plain numbers.
-        let fresh = match unsafe { self.stream.alloc::<u8>(class) } {
-            Ok(b) => b,
-            Err(e) if driver_error_name(&e) == "CUDA_ERROR_OUT_OF_MEMORY" => {
-                self.empty_cache();
-                // SAFETY: as above.
-                unsafe { self.stream.alloc::<u8>(class) }.map_err(|e| CudaError::Driver {
-                    call: "cuMemAlloc (after emptying the cache)",
-                    name: driver_error_name(&e),
-                })?
-            }
-            Err(e) => {
-                return Err(CudaError::Driver {
-                    call: "cuMemAlloc",
-                    name: driver_error_name(&e),
-                })
-            }
+        let fresh = match &self.stream {
+            None => Block::Host(vec![0u128; class / 16].into_boxed_slice()),
+            // SAFETY: u8 is valid for any contents; the buffer types only expose plain numbers.
+            Some(stream) => Block::Device(match unsafe { stream.alloc::<u8>(class) } {
+                Ok(b) => b,
+                Err(e) if driver_error_name(&e) == "CUDA_ERROR_OUT_OF_MEMORY" => {
+                    self.empty_cache();
+                    // SAFETY: as above.
+                    unsafe { stream.alloc::<u8>(class) }.map_err(|e| CudaError::Driver {
+                        call: "cuMemAlloc (after emptying the cache)",
+                        name: driver_error_name(&e),
+                    })?
+                }
+                Err(e) => {
+                    return Err(CudaError::Driver {
+                        call: "cuMemAlloc",
+                        name: driver_error_name(&e),
+                    })
+                }
+            }),
         };
         let mut pool = self.pool();
         let s = &mut pool.stats;
@@ -122,7 +145,7 @@ impl CachingAllocator {
         Ok(fresh)
     }
 
-    fn give_back(&self, block: CudaSlice<u8>) {
+    fn give_back(&self, block: Block) {
         let mut pool = self.pool();
         pool.stats.in_use -= block.len();
         pool.free.entry(block.len()).or_default().push(block);
@@ -130,7 +153,7 @@ impl CachingAllocator {
 
     /// Returns every cached (free) block to the driver.
     pub fn empty_cache(&self) {
-        let freed: Vec<CudaSlice<u8>> = {
+        let freed: Vec<Block> = {
             let mut pool = self.pool();
             let blocks: Vec<_> = std::mem::take(&mut pool.free)
                 .into_values()
@@ -163,7 +186,7 @@ impl CachingAllocator {
 /// `len` elements of `T` in device memory, in a block of the caching allocator (given back to
 /// it on drop). Kernels read and write buffers only through the launchers of this module.
 pub struct DeviceBuffer<T: DeviceElem> {
-    block: Option<CudaSlice<u8>>,
+    block: Option<Block>,
     len: usize,
     alloc: Arc<CachingAllocator>,
     _elem: PhantomData<T>,
@@ -183,19 +206,25 @@ impl<T: DeviceElem> DeviceBuffer<T> {
         self.block().len()
     }
 
-    pub(crate) fn block(&self) -> &CudaSlice<u8> {
+    pub(crate) fn block(&self) -> &Block {
         self.block.as_ref().expect("a live buffer has its block")
     }
 
-    pub(crate) fn block_mut(&mut self) -> &mut CudaSlice<u8> {
+    pub(crate) fn block_mut(&mut self) -> &mut Block {
         self.block.as_mut().expect("a live buffer has its block")
     }
 
-    /// The device address of element 0 (a kernel argument).
+    /// The address of element 0 as the kernels see it (a kernel argument).
     pub(crate) fn ptr(&self) -> u64 {
-        // Event tracking is off (one stream), so the returned guard records nothing.
-        let (p, _guard) = self.block().device_ptr(&self.alloc.stream);
-        p
+        match (self.block(), &self.alloc.stream) {
+            (Block::Device(s), Some(stream)) => {
+                // Event tracking is off (one stream), so the returned guard records nothing.
+                let (p, _guard) = s.device_ptr(stream);
+                p
+            }
+            (Block::Host(h), _) => h.as_ptr() as u64,
+            (Block::Device(_), None) => unreachable!("device blocks come from a stream"),
+        }
     }
 }
 

@@ -12,11 +12,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use cudarc::driver::{sys, CudaContext, CudaFunction, CudaModule, CudaStream};
+use std::ffi::c_void;
+
+use cudarc::driver::{sys, CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig};
 use cudarc::nvrtc::Ptx;
 
-use super::alloc::{CachingAllocator, DeviceBuffer, DeviceElem, MemoryStats};
-use super::error::{CudaError, DriverContext, Result};
+use super::alloc::{Block, CachingAllocator, DeviceBuffer, DeviceElem, MemoryStats};
+use super::error::{driver_error_name, CudaError, DriverContext, Result};
 use super::modules::KernelModule;
 use super::{cache, nvrtc};
 
@@ -54,9 +56,19 @@ pub struct CudaDevice {
     name: String,
     arch: u32,
     sm_count: u32,
+    alloc: Arc<CachingAllocator>,
+    backend: Backend,
+}
+
+/// What runs the kernels: the driver on a GPU, or the CPU emulation (tests without a GPU).
+enum Backend {
+    Driver(DriverState),
+    Emulator,
+}
+
+struct DriverState {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
-    alloc: Arc<CachingAllocator>,
     modules: Mutex<HashMap<&'static str, Arc<CudaModule>>>,
     functions: Mutex<HashMap<String, CudaFunction>>,
 }
@@ -101,12 +113,35 @@ impl CudaDevice {
             name,
             arch: (major * 10 + minor) as u32,
             sm_count: sm_count.max(1) as u32,
-            alloc: Arc::new(CachingAllocator::new(stream.clone())),
-            ctx,
-            stream,
-            modules: Mutex::new(HashMap::new()),
-            functions: Mutex::new(HashMap::new()),
+            alloc: Arc::new(CachingAllocator::new(Some(stream.clone()))),
+            backend: Backend::Driver(DriverState {
+                ctx,
+                stream,
+                modules: Mutex::new(HashMap::new()),
+                functions: Mutex::new(HashMap::new()),
+            }),
         }))
+    }
+
+    /// The CPU emulation of the kernels ([`super::emulator`]): the same launchers and
+    /// buffers, the kernels compiled by the host C++ compiler and run as fibers. For testing
+    /// the kernels on machines without a GPU; fails when no C++ compiler is found.
+    pub fn emulated() -> Result<Arc<CudaDevice>> {
+        super::emulator::compiler()?;
+        Ok(Arc::new(CudaDevice {
+            ordinal: 0,
+            name: "CPU emulation of the CUDA kernels".into(),
+            arch: 0,
+            // One "SM": grid-stride kernels get small grids, which the emulator runs faster.
+            sm_count: 1,
+            alloc: Arc::new(CachingAllocator::new(None)),
+            backend: Backend::Emulator,
+        }))
+    }
+
+    /// True for [`CudaDevice::emulated`].
+    pub fn is_emulated(&self) -> bool {
+        matches!(self.backend, Backend::Emulator)
     }
 
     pub fn ordinal(&self) -> usize {
@@ -121,10 +156,6 @@ impl CudaDevice {
     }
     pub fn sm_count(&self) -> u32 {
         self.sm_count
-    }
-
-    pub(crate) fn stream(&self) -> &Arc<CudaStream> {
-        &self.stream
     }
 
     /// A buffer of `len` elements whose contents are unspecified (the launchers overwrite).
@@ -145,8 +176,17 @@ impl CudaDevice {
         if bytes == 0 {
             return Ok(());
         }
-        let mut view = buf.block_mut().slice_mut(0..bytes);
-        self.stream.memset_zeros(&mut view).call("cuMemsetD8Async")
+        match (buf.block_mut(), &self.backend) {
+            (Block::Host(h), _) => {
+                h.fill(0);
+                Ok(())
+            }
+            (Block::Device(d), Backend::Driver(dr)) => dr
+                .stream
+                .memset_zeros(&mut d.slice_mut(0..bytes))
+                .call("cuMemsetD8Async"),
+            (Block::Device(_), Backend::Emulator) => unreachable!("no device blocks here"),
+        }
     }
 
     /// A copy of `host` on the device.
@@ -175,10 +215,21 @@ impl CudaDevice {
         let bytes = unsafe {
             std::slice::from_raw_parts(host.as_ptr().cast::<u8>(), std::mem::size_of_val(host))
         };
-        let mut view = buf.block_mut().slice_mut(0..bytes.len());
-        self.stream
-            .memcpy_htod(bytes, &mut view)
-            .call("cuMemcpyHtoDAsync")
+        match (buf.block_mut(), &self.backend) {
+            (Block::Host(h), _) => {
+                // SAFETY: a u128 block is at least `bytes.len()` bytes (the size class).
+                let dst = unsafe {
+                    std::slice::from_raw_parts_mut(h.as_mut_ptr().cast::<u8>(), bytes.len())
+                };
+                dst.copy_from_slice(bytes);
+                Ok(())
+            }
+            (Block::Device(d), Backend::Driver(dr)) => dr
+                .stream
+                .memcpy_htod(bytes, &mut d.slice_mut(0..bytes.len()))
+                .call("cuMemcpyHtoDAsync"),
+            (Block::Device(_), Backend::Emulator) => unreachable!("no device blocks here"),
+        }
     }
 
     /// The contents of `buf`, after every operation queued before this call has finished.
@@ -191,19 +242,33 @@ impl CudaDevice {
         // SAFETY: as in copy_htod; every bit pattern is a valid T.
         let bytes =
             unsafe { std::slice::from_raw_parts_mut(host.as_mut_ptr().cast::<u8>(), n_bytes) };
-        let view = buf.block().slice(0..n_bytes);
-        self.stream
-            .memcpy_dtoh(&view, bytes)
-            .call("cuMemcpyDtoHAsync")?;
-        self.synchronize()?;
+        match (buf.block(), &self.backend) {
+            (Block::Host(h), _) => {
+                // SAFETY: as in copy_htod.
+                let src = unsafe { std::slice::from_raw_parts(h.as_ptr().cast::<u8>(), n_bytes) };
+                bytes.copy_from_slice(src);
+            }
+            (Block::Device(d), Backend::Driver(dr)) => {
+                dr.stream
+                    .memcpy_dtoh(&d.slice(0..n_bytes), bytes)
+                    .call("cuMemcpyDtoHAsync")?;
+                self.synchronize()?;
+            }
+            (Block::Device(_), Backend::Emulator) => unreachable!("no device blocks here"),
+        }
         Ok(host)
     }
 
     /// Waits until everything queued on the device has run; reports an asynchronous kernel
     /// error (an illegal address, say) here if there was one.
     pub fn synchronize(&self) -> Result<()> {
-        self.stream.synchronize().call("cuStreamSynchronize")?;
-        self.ctx.check_err().call("an earlier asynchronous call")
+        match &self.backend {
+            Backend::Driver(dr) => {
+                dr.stream.synchronize().call("cuStreamSynchronize")?;
+                dr.ctx.check_err().call("an earlier asynchronous call")
+            }
+            Backend::Emulator => Ok(()),
+        }
     }
 
     pub fn memory_stats(&self) -> MemoryStats {
@@ -215,22 +280,73 @@ impl CudaDevice {
         self.alloc.empty_cache()
     }
 
-    /// The kernel `entry` (full name, e.g. `unary_fwd_f32`) of `module`, compiling and loading
-    /// the module on first use.
-    pub(crate) fn function(
+    /// Queues kernel `entry` (full name, e.g. `unary_fwd_f32`) of `module` over the grid of
+    /// `cfg`, its parameters given as in `cuLaunchKernel`: one pointer per parameter, to a value
+    /// laid out as the kernel declares it. Compiles and loads the module on first use.
+    ///
+    /// # Safety
+    /// `args` must match the kernel's parameter list, and every buffer address in it must
+    /// cover what the kernel reads and writes for this grid (the launchers check this).
+    pub(crate) unsafe fn launch_raw(
         &self,
         module: &'static KernelModule,
         entry: &str,
+        cfg: LaunchConfig,
+        args: &mut [*mut c_void],
+    ) -> Result<()> {
+        let (gx, gy, gz) = cfg.grid_dim;
+        if gx == 0 || gy == 0 || gz == 0 {
+            return Ok(());
+        }
+        match &self.backend {
+            Backend::Driver(dr) => {
+                let f = dr.function(module, entry, self.arch)?;
+                dr.ctx.bind_to_thread().call("cuCtxSetCurrent")?;
+                // SAFETY: forwarded from the caller.
+                unsafe {
+                    cudarc::driver::result::launch_kernel(
+                        f.cu_function(),
+                        cfg.grid_dim,
+                        cfg.block_dim,
+                        cfg.shared_mem_bytes,
+                        dr.stream.cu_stream(),
+                        args,
+                    )
+                }
+                .call("cuLaunchKernel")
+            }
+            // SAFETY: forwarded from the caller.
+            Backend::Emulator => unsafe { super::emulator::launch(module, entry, cfg, args) },
+        }
+    }
+
+    /// Blocks for a grid-stride kernel over `n` items with `threads` per block: enough to
+    /// fill the device a few times over (each SM holds up to 2048 threads), never more than
+    /// the items need.
+    pub(crate) fn grid_for(&self, n: u64, threads: u32) -> u32 {
+        let needed = n.div_ceil(threads as u64);
+        let fill = self.sm_count as u64 * (2048 / threads as u64).max(1) * 4;
+        needed.min(fill).min(i32::MAX as u64) as u32
+    }
+}
+
+impl DriverState {
+    /// The kernel `entry` of `module`, compiling and loading the module on first use.
+    fn function(
+        &self,
+        module: &'static KernelModule,
+        entry: &str,
+        arch: u32,
     ) -> Result<CudaFunction> {
         if let Some(f) = self.functions.lock().expect("function cache").get(entry) {
             return Ok(f.clone());
         }
-        let loaded = self.module(module)?;
+        let loaded = self.module(module, arch)?;
         let f = loaded.load_function(entry).map_err(|e| CudaError::Driver {
             call: "cuModuleGetFunction",
             name: format!(
                 "{} (kernel `{entry}` of module `{}`)",
-                super::error::driver_error_name(&e),
+                driver_error_name(&e),
                 module.name
             ),
         })?;
@@ -241,7 +357,7 @@ impl CudaDevice {
         Ok(f)
     }
 
-    fn module(&self, module: &'static KernelModule) -> Result<Arc<CudaModule>> {
+    fn module(&self, module: &'static KernelModule, arch: u32) -> Result<Arc<CudaModule>> {
         if let Some(m) = self.modules.lock().expect("module cache").get(module.name) {
             return Ok(m.clone());
         }
@@ -253,31 +369,18 @@ impl CudaDevice {
                 driver: format!("{}.{}", drv.0, drv.1),
             });
         }
-        let ptx = cache::ptx(module, self.arch)?;
+        let ptx = cache::ptx(module, arch)?;
         let loaded = self
             .ctx
             .load_module(Ptx::from_src(ptx.as_str()))
             .map_err(|e| CudaError::Driver {
                 call: "cuModuleLoadData",
-                name: format!(
-                    "{} (module `{}`)",
-                    super::error::driver_error_name(&e),
-                    module.name
-                ),
+                name: format!("{} (module `{}`)", driver_error_name(&e), module.name),
             })?;
         self.modules
             .lock()
             .expect("module cache")
             .insert(module.name, loaded.clone());
         Ok(loaded)
-    }
-
-    /// Blocks for a grid-stride kernel over `n` items with `threads` per block: enough to
-    /// fill the device a few times over (each SM holds up to 2048 threads), never more than
-    /// the items need.
-    pub(crate) fn grid_for(&self, n: u64, threads: u32) -> u32 {
-        let needed = n.div_ceil(threads as u64);
-        let fill = self.sm_count as u64 * (2048 / threads as u64).max(1) * 4;
-        needed.min(fill).min(i32::MAX as u64) as u32
     }
 }

@@ -44,6 +44,9 @@ pub enum CudaError {
          PTX. Point ANGLEGRAD_NVRTC_LIB at a libnvrtc of CUDA {driver} or older"
     )]
     NvrtcNewerThanDriver { nvrtc: String, driver: String },
+    /// The CPU emulation of the kernels failed (no C++ compiler, a build error, a deadlock).
+    #[error("CUDA emulator: {0}")]
+    Emulator(String),
     /// A launcher was given buffers or sizes that do not fit together.
     #[error("{op}: {detail}")]
     Invalid { op: &'static str, detail: String },

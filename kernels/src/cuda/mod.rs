@@ -11,6 +11,7 @@
 //! | device buffers and the caching allocator | [`alloc`] |
 //! | the launchers, one per family | [`launch`] |
 //! | errors with the CUDA error name or the NVRTC log | [`error`] |
+//! | the CPU emulation of the kernels (tests without a GPU) | [`emulator`], `emulator/emu.h` |
 //!
 //! Kernel families (each entry point `<op>_<fwd|bwd>_<f32|f64>`; CPU reference in brackets):
 //! elementwise unary / binary with broadcasting / compare / where [`cpu::elementwise`];
@@ -66,6 +67,7 @@
 pub mod alloc;
 pub mod cache;
 pub mod device;
+pub mod emulator;
 pub mod error;
 pub mod launch;
 pub mod modules;

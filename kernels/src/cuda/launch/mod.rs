@@ -41,31 +41,28 @@ pub(crate) fn entry<T: CudaFloat>(stem: &str) -> String {
 /// Queues kernel `$entry` of `$module` with launch config `$cfg` and the listed arguments
 /// (each a value whose type matches the kernel parameter: `u64` device addresses from
 /// `DeviceBuffer::ptr`, sizes, scalars, `#[repr(C)]` argument structs). An empty grid queues
-/// nothing.
+/// nothing. Evaluates to `Result<()>`.
 macro_rules! launch {
     ($dev:expr, $module:expr, $entry:expr, $cfg:expr, [$($arg:expr),* $(,)?]) => {{
-        let cfg: cudarc::driver::LaunchConfig = $cfg;
-        let (gx, gy, gz) = cfg.grid_dim;
-        if gx > 0 && gy > 0 && gz > 0 {
-            let func = $dev.function(&$module, &$entry)?;
-            let stream = $dev.stream();
-            let mut builder = stream.launch_builder(&func);
-            $(
-                let arg = $arg;
-                cudarc::driver::PushKernelArg::arg(&mut builder, &arg);
-            )*
-            // SAFETY: the launcher checked every buffer length against the sizes it passes,
-            // and the argument list matches the kernel's parameters (the compile test checks
-            // that the entry exists; the parity test that the arguments mean what they say).
-            $crate::cuda::error::DriverContext::call(
-                unsafe { builder.launch(cfg) },
-                "cuLaunchKernel",
-            )?;
-        }
-        $crate::cuda::error::Result::Ok(())
+        let mut params: Vec<*mut std::ffi::c_void> = Vec::new();
+        $(
+            // Each value lives until the end of this block (a shadowed binding is not
+            // dropped), so its address stays valid through the launch.
+            let arg = $arg;
+            params.push($crate::cuda::launch::param(&arg));
+        )*
+        // SAFETY: the launcher checked every buffer length against the sizes it passes, and
+        // the argument list matches the kernel's parameters (the compile test checks that
+        // the entry exists; the parity test that the arguments mean what they say).
+        unsafe { $dev.launch_raw(&$module, &$entry, $cfg, &mut params) }
     }};
 }
 pub(crate) use launch;
+
+/// A kernel parameter as `cuLaunchKernel` takes it: the address of the value.
+pub(crate) fn param<T: cudarc::driver::DeviceRepr>(v: &T) -> *mut std::ffi::c_void {
+    v as *const T as *mut std::ffi::c_void
+}
 
 /// A 1-D launch.
 pub(crate) fn cfg1(blocks: u32, threads: u32) -> LaunchConfig {
