@@ -63,5 +63,16 @@ if [ -n "$(nvrtc_dir)" ]; then
 fi
 export ANGLEGRAD_REQUIRE_NVRTC=${ANGLEGRAD_REQUIRE_NVRTC:-1}
 
+# The CUDA parity table (kernels/tests/cuda_parity.rs) runs on the GPU where there is one; on a
+# machine without, ANGLEGRAD_CUDA_EMULATOR=1 runs it on the CPU emulation of the kernels,
+# which the host C++ compiler builds (kernels/src/cuda/emulator.rs).
+if ! command -v c++ >/dev/null 2>&1 && ! command -v g++ >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "installing g++ (for the CUDA kernels' CPU emulation)"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq g++ >/dev/null
+fi
+export ANGLEGRAD_CUDA_EMULATOR=${ANGLEGRAD_CUDA_EMULATOR:-1}
+
 cargo test --workspace --all-targets
 cargo test --workspace --doc

@@ -9,6 +9,9 @@
 //! Without a CUDA device the test prints "skipped: no CUDA device" and passes, unless
 //! `ANGLEGRAD_REQUIRE_CUDA=1` (set it on a GPU machine), which turns the skip into a failure.
 //! A device without libnvrtc is a failure then too (set `ANGLEGRAD_NVRTC_LIB`).
+//! Without a device and with `ANGLEGRAD_CUDA_EMULATOR=1` (scripts/test.sh sets it), the table
+//! runs on the CPU emulation of the kernels (kernels/src/cuda/emulator.rs): the kernels'
+//! logic and the launchers are checked on every CI run, the GPU itself only on a GPU machine.
 //!
 //! Run on a GPU machine with:
 //!   ANGLEGRAD_REQUIRE_CUDA=1 cargo test -p anglegrad-kernels --test cuda_parity -- --nocapture
@@ -135,13 +138,21 @@ const TABLE: &[Row] = &[
     row!("dropout mask fwd/bwd", 0.0, 0.0, layers::dropout),
 ];
 
-/// Device 0, or `None` after printing why the test is skipped.
+/// Device 0; without one, the CPU emulation of the kernels when `ANGLEGRAD_CUDA_EMULATOR=1`
+/// (scripts/test.sh sets it); else `None` after printing why the test is skipped.
 fn device_or_skip() -> Option<Arc<CudaDevice>> {
-    let require = std::env::var("ANGLEGRAD_REQUIRE_CUDA").is_ok_and(|v| v == "1");
+    let env_is = |k: &str| std::env::var(k).is_ok_and(|v| v == "1");
+    let require = env_is("ANGLEGRAD_REQUIRE_CUDA");
     let dev = match CudaDevice::new(0) {
         Ok(d) => d,
         Err(e) => {
             assert!(!require, "ANGLEGRAD_REQUIRE_CUDA=1 but: {e}");
+            if env_is("ANGLEGRAD_CUDA_EMULATOR") {
+                println!("no CUDA device ({e}): running on the CPU emulation of the kernels");
+                let dev = CudaDevice::emulated().expect("ANGLEGRAD_CUDA_EMULATOR=1");
+                anglegrad_kernels::cuda::emulator::build_all().expect("emulated modules");
+                return Some(dev);
+            }
             println!("skipped: no CUDA device ({e})");
             return None;
         }
@@ -164,14 +175,15 @@ fn cuda_kernels_match_cpu_references() {
     };
     println!("{dev:?}");
     println!(
-        "{:<44} {:<4} {:>10} {:>9} {:>7}  worst at",
-        "kernel", "type", "worst err", "tolerance", "used"
+        "{:<44} {:<4} {:>10} {:>9} {:>7} {:>6}  worst at",
+        "kernel", "type", "worst err", "tolerance", "used", "secs"
     );
     let mut failures = Vec::new();
     for (i, row) in TABLE.iter().enumerate() {
         for (dtype, tol, case) in [("f32", row.tol_f32, row.f32), ("f64", row.tol_f64, row.f64)] {
             let mut check = Check::default();
             let mut rng = Rng(0xC0DA + i as u64);
+            let started = std::time::Instant::now();
             if let Err(e) = case(&dev, &mut rng, &mut check).and_then(|()| dev.synchronize()) {
                 failures.push(format!("{} {dtype}: {e}", row.name));
                 continue;
@@ -184,8 +196,11 @@ fn cuda_kernels_match_cpu_references() {
                 "NOT EXACT".to_string()
             };
             println!(
-                "{:<44} {dtype:<4} {:>10.2e} {tol:>9.0e} {used:>7}  {}",
-                row.name, check.worst, check.at
+                "{:<44} {dtype:<4} {:>10.2e} {tol:>9.0e} {used:>7} {:>6.1}  {}",
+                row.name,
+                check.worst,
+                started.elapsed().as_secs_f64(),
+                check.at
             );
             if check.compared == 0 {
                 failures.push(format!("{} {dtype}: compared nothing", row.name));

@@ -92,10 +92,12 @@ pub fn pool<T: CudaFloat>(dev: &CudaDevice, rng: &mut Rng, check: &mut Check) ->
 
 pub fn batch_norm<T: CudaFloat>(dev: &CudaDevice, rng: &mut Rng, check: &mut Check) -> Result<()> {
     let (eps, momentum) = (1e-5, 0.1);
+    // M = N·S of at least 5: with two values per channel x̂ = ±1 and dx is pure rounding noise
+    // (scaled by a possibly huge invstd), which measures nothing.
     for (n, c, s) in [
         (1, 1, 7),
         (7, 3, 33),
-        (2, 33, 1),
+        (5, 33, 1),
         (3, 5, 1031),
         (1031, 2, 1),
         (4, 64, 49),
