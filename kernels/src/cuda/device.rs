@@ -8,11 +8,14 @@
 //!
 //! Kernels are compiled for the device's own compute capability (`compute_90` on an H100) on
 //! first use, through the PTX cache ([`super::cache`]), and each module is loaded once.
+//!
+//! [`CudaDevice::emulated`] is the same device API over the CPU emulation of the kernels
+//! ([`super::emulator`]): host memory, kernels built by the host C++ compiler. It exists so
+//! that the parity table runs where there is no GPU.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use std::ffi::c_void;
+use std::sync::{Arc, Mutex};
 
 use cudarc::driver::{sys, CudaContext, CudaFunction, CudaModule, CudaStream, LaunchConfig};
 use cudarc::nvrtc::Ptx;

@@ -182,7 +182,7 @@ pub fn conv2d_backward_weight<T: CudaFloat>(
     )
 }
 
-/// db[co] = Σ dy[:, co] ([`crate::cpu::conv::conv2d_backward_bias`]). One block per channel.
+/// `db[co] = Σ dy[:, co]` ([`crate::cpu::conv::conv2d_backward_bias`]). One block per channel.
 pub fn conv2d_backward_bias<T: CudaFloat>(
     dev: &CudaDevice,
     p: &Conv2dParams,

@@ -1,7 +1,7 @@
 //! Launchers of `elementwise.cu`: unary maps, broadcasting binary maps, comparisons, where.
 //!
 //! Grid: 256 threads per block (8 warps: enough to hide latency, small enough for many blocks
-//! per SM), blocks from [`CudaDevice::grid_for`]; the kernels walk the elements grid-stride.
+//! per SM), blocks from `CudaDevice::grid_for`; the kernels walk the elements grid-stride.
 //!
 //! Broadcasting: the strides of each input are those of the CPU
 //! ([`crate::cpu::broadcast::broadcast_strides`]); then neighbouring axes that every operand
@@ -103,7 +103,7 @@ impl BroadcastArgs {
         Ok(args)
     }
 
-    /// A permutation as a gather: output axis a walks input axis perm[a].
+    /// A permutation as a gather: output axis a walks input axis `perm[a]`.
     pub fn permute(op: &'static str, dims: &[usize], perm: &[usize]) -> Result<Self> {
         let mut seen = vec![false; dims.len()];
         if perm.len() != dims.len()
@@ -180,7 +180,7 @@ fn compare_code(op: CompareOp) -> i32 {
     }
 }
 
-/// y[i] = f(x[i]) ([`crate::cpu::elementwise::unary`]).
+/// `y[i] = f(x[i])` ([`crate::cpu::elementwise::unary`]).
 pub fn unary<T: CudaFloat>(
     dev: &CudaDevice,
     op: UnaryOp,
@@ -199,7 +199,7 @@ pub fn unary<T: CudaFloat>(
     )
 }
 
-/// dx[i] = g[i]·f'(x[i]) given y = f(x) ([`crate::cpu::elementwise::unary_backward`]).
+/// `dx[i] = g[i]·f'(x[i])` given y = f(x) ([`crate::cpu::elementwise::unary_backward`]).
 pub fn unary_backward<T: CudaFloat>(
     dev: &CudaDevice,
     op: UnaryOp,

@@ -134,7 +134,7 @@ pub fn narrow_backward<T: CudaFloat>(
     write_slice(dev, g, outer, len, inner, start, out_len, dx)
 }
 
-/// out[o, j, i] = x[o, indices[j], i] ([`crate::cpu::movement::index_select`]).
+/// `out[o, j, i] = x[o, indices[j], i]` ([`crate::cpu::movement::index_select`]).
 pub fn index_select<T: CudaFloat>(
     dev: &CudaDevice,
     x: &DeviceBuffer<T>,
@@ -165,7 +165,7 @@ pub fn index_select<T: CudaFloat>(
     )
 }
 
-/// dx[o, indices[j], i] += g[o, j, i] ([`crate::cpu::movement::index_add`]); dx is not cleared.
+/// `dx[o, indices[j], i] += g[o, j, i]` ([`crate::cpu::movement::index_add`]); dx is not cleared.
 pub fn index_add<T: CudaFloat>(
     dev: &CudaDevice,
     g: &DeviceBuffer<T>,

@@ -160,7 +160,7 @@ pub fn avg_pool2d_backward<T: CudaFloat>(
     )
 }
 
-/// y[p] = mean of plane p of x `[planes, plane]` ([`crate::cpu::pool::global_avg_pool_forward`]).
+/// `y[p]` = mean of plane p of x `[planes, plane]` ([`crate::cpu::pool::global_avg_pool_forward`]).
 pub fn global_avg_pool_forward<T: CudaFloat>(
     dev: &CudaDevice,
     x: &DeviceBuffer<T>,
@@ -182,7 +182,7 @@ pub fn global_avg_pool_forward<T: CudaFloat>(
     )
 }
 
-/// dx[p, :] = dy[p] / plane ([`crate::cpu::pool::global_avg_pool_backward`]).
+/// `dx[p, :] = dy[p] / plane` ([`crate::cpu::pool::global_avg_pool_backward`]).
 pub fn global_avg_pool_backward<T: CudaFloat>(
     dev: &CudaDevice,
     dy: &DeviceBuffer<T>,

@@ -3,7 +3,7 @@
 //! Shape legend: x is `[outer, len, inner]`, the results `[outer, inner]` (as
 //! [`crate::cpu::reduce`]).
 //!
-//! Grid: for inner = 1 (the last axis) one block per row, [`row_threads`] threads striding
+//! Grid: for inner = 1 (the last axis) one block per row, `row_threads` threads striding
 //! along it (coalesced), blocks capped at a few per SM and looping over rows; for inner > 1
 //! one thread per output column, 256 per block, neighbouring threads on neighbouring columns.
 

@@ -3,7 +3,7 @@
 //! Shape legend: x, y, g, dx, probs `[rows, cols]`; labels, losses, g_loss `[rows]`
 //! (as [`crate::cpu::softmax`]).
 //!
-//! Grid: one block per row ([`row_threads`] threads striding along it, block reductions for
+//! Grid: one block per row (`row_threads` threads striding along it, block reductions for
 //! the row max and sum), at most 32 blocks per SM looping over the rows.
 
 use super::{cfg1, check_len, entry, launch, row_blocks, row_threads, CudaFloat};
@@ -98,7 +98,7 @@ pub fn log_softmax_rows_backward<T: CudaFloat>(
     )
 }
 
-/// loss_r = LSE(x_r) − x_r[label_r], and the rows' softmax in `probs`
+/// `loss_r = LSE(x_r) − x_r[label_r]`, and the rows' softmax in `probs`
 /// ([`crate::cpu::softmax::cross_entropy_rows`]). A label ≥ cols gives a NaN loss.
 pub fn cross_entropy_rows<T: CudaFloat>(
     dev: &CudaDevice,
