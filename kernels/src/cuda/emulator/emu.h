@@ -71,6 +71,7 @@ static int current = 0;
 static unsigned long long warp_slots[32][32];  // [warp][lane], up to 1024 threads
 static void (*kernel_trampoline)(void**);
 static void** kernel_args;
+static bool reverse_warps = false;  // the order warps run in (alternates per launch)
 
 static inline int linear_tid() {
     return (int)(threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z));
@@ -120,26 +121,31 @@ static int run_block(int threads, char* err, size_t err_len) {
     }
     const int warps = (threads + 31) / 32;
     for (;;) {
-        for (int t = 0; t < threads; ++t) {
-            if (fibers[t].state != RUNNABLE) continue;
-            set_thread(t);
-            resume(t);
-        }
-        bool released = false, all_done = true, all_at_block = true;
-        for (int w = 0; w < warps; ++w) {
-            bool any_waiting = false, all_waiting = true;
-            for (int t = w * 32; t < threads && t < (w + 1) * 32; ++t) {
-                if (fibers[t].state == DONE) continue;
-                if (fibers[t].state == AT_WARP_BARRIER) any_waiting = true;
-                else all_waiting = false;
-            }
-            if (any_waiting && all_waiting) {
-                for (int t = w * 32; t < threads && t < (w + 1) * 32; ++t)
+        // Each warp runs on its own, through its shuffles, until every live lane waits at
+        // __syncthreads or has finished: one warp may run far ahead of the others, as on a
+        // GPU, so a missing __syncthreads shows as a wrong result. Warps go in increasing
+        // order on even launches and in decreasing order on odd ones.
+        for (int i = 0; i < warps; ++i) {
+            const int w = reverse_warps ? warps - 1 - i : i;
+            const int lo = w * 32, hi = (w + 1) * 32 < threads ? (w + 1) * 32 : threads;
+            for (;;) {
+                for (int t = lo; t < hi; ++t) {
+                    if (fibers[t].state != RUNNABLE) continue;
+                    set_thread(t);
+                    resume(t);
+                }
+                bool any_waiting = false, all_waiting = true;
+                for (int t = lo; t < hi; ++t) {
+                    if (fibers[t].state == DONE) continue;
+                    if (fibers[t].state == AT_WARP_BARRIER) any_waiting = true;
+                    else all_waiting = false;
+                }
+                if (!(any_waiting && all_waiting)) break;
+                for (int t = lo; t < hi; ++t)
                     if (fibers[t].state == AT_WARP_BARRIER) fibers[t].state = RUNNABLE;
-                released = true;
             }
         }
-        if (released) continue;
+        bool all_done = true, all_at_block = true;
         for (int t = 0; t < threads; ++t) {
             if (fibers[t].state != DONE) all_done = false;
             if (fibers[t].state != DONE && fibers[t].state != AT_BLOCK_BARRIER) all_at_block = false;
@@ -192,6 +198,8 @@ extern "C" int ag_emu_run(void (*trampoline)(void**), void** args, unsigned gx, 
         std::snprintf(err, err_len, "block of %u threads (1 to 1024)", bx * by * bz);
         return 1;
     }
+    static unsigned long long launches = 0;
+    ag_emu::reverse_warps = (launches++ % 2) == 1;
     ag_emu::kernel_trampoline = trampoline;
     ag_emu::kernel_args = args;
     gridDim = uint3{gx, gy, gz};
