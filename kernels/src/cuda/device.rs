@@ -387,3 +387,10 @@ impl DriverState {
         Ok(loaded)
     }
 }
+
+// The engine shares devices and buffers between threads (tensors are Send + Sync).
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<CudaDevice>();
+    send_sync::<DeviceBuffer<f32>>();
+};
