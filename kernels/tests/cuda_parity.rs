@@ -162,7 +162,7 @@ fn device_or_skip() -> Option<Arc<CudaDevice>> {
             !require,
             "ANGLEGRAD_REQUIRE_CUDA=1 and a device is present, but: {e}"
         );
-        println!("skipped: NVRTC not found ({e})");
+        println!("skipped: {e}"); // "NVRTC not found: looked in ..."
         return None;
     }
     Some(dev)
