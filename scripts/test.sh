@@ -63,7 +63,7 @@ if [ -n "$(nvrtc_dir)" ]; then
 fi
 export ANGLEGRAD_REQUIRE_NVRTC=${ANGLEGRAD_REQUIRE_NVRTC:-1}
 
-# The CUDA parity table (kernels/tests/cuda_parity.rs) runs on the GPU where there is one; on a
+# The CUDA parity table (tests/cuda_parity.rs) runs on the GPU where there is one; on a
 # machine without, ANGLEGRAD_CUDA_EMULATOR=1 runs it on the CPU emulation of the kernels,
 # which the host C++ compiler builds (kernels/src/cuda/emulator.rs).
 if ! command -v c++ >/dev/null 2>&1 && ! command -v g++ >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
