@@ -13,19 +13,25 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Figures the chapters show, relative to `docs/`, with a size limit (they are committed).
-const FIGURES: &[&str] = &[];
+const FIGURES: &[&str] = &["figures/margins.png"];
 const MAX_FIGURE_BYTES: u64 = 200 * 1024;
 
 fn docs_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("docs")
 }
 
-/// The chapters: every `docs/*.md`, sorted by name.
+/// The chapters: every `docs/NN-*.md` (two digits, a dash), sorted by name. Other pages of
+/// `docs/` (notes, how-tos) are not chapters.
 fn chapters() -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = fs::read_dir(docs_dir())
         .expect("docs/ exists")
         .map(|e| e.expect("readable docs/ entry").path())
         .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            let b = name.as_bytes();
+            b.len() > 3 && b[0].is_ascii_digit() && b[1].is_ascii_digit() && b[2] == b'-'
+        })
         .collect();
     out.sort();
     out
