@@ -10,13 +10,17 @@
 //! Threads: `--threads N` (or a list, `--threads 1,2`, one pass each), else BENCH_THREADS,
 //! else RAYON_NUM_THREADS, else 1; the cases run in a rayon pool of that size. Filters are substrings of `part` or `case` (any may match).
 //! Cases and FLOP conventions are the peers': GEMM 2mnk; conv 2·N·Cout·Ho·Wo·Cin·K², and
-//! fwd+bwd (dX and dW) counts 3x the forward.
+//! fwd+bwd (dX and dW) counts 3x the forward. The `train` part (full training steps, each case
+//! in a child process of its own) is in `bench/train.rs`.
 
 use anglegrad_kernels::cpu::conv::{
     conv2d_backward_data, conv2d_backward_weight, conv2d_forward, Conv2dParams,
 };
 use anglegrad_kernels::cpu::gemm::{gemm, GemmShape};
 use std::time::Instant;
+
+#[path = "bench/train.rs"]
+mod train;
 
 const IMPL: &str = "anglegrad 0.1";
 /// FP32 FMA peak of one Zen3 core at the measured clock (shared/peers table: 102 GFLOP/s).
@@ -25,8 +29,14 @@ const PEAK_PER_THREAD: f64 = 102.0;
 fn main() -> anyhow::Result<()> {
     let mut threads: Option<Vec<usize>> = None;
     let mut filters = Vec::new();
+    let mut train_case = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
+        if a == "--train-case" {
+            // A child process running one train case (see bench/train.rs).
+            train_case = args.next();
+            continue;
+        }
         let value = if a == "--threads" {
             Some(
                 args.next()
@@ -57,10 +67,15 @@ fn main() -> anyhow::Result<()> {
     for t in threads {
         let t = t.max(1);
         let pool = rayon::ThreadPoolBuilder::new().num_threads(t).build()?;
+        if let Some(key) = &train_case {
+            pool.install(|| train::run_case(key, t))?;
+            continue;
+        }
         pool.install(|| {
             gemm_cases(t, &want);
             conv_cases(t, &want);
         });
+        train::train_cases(t, &want);
     }
     Ok(())
 }

@@ -22,6 +22,9 @@ const B: usize = 256;
 const D: usize = 512;
 const IMPL: &str = "anglegrad 0.1";
 
+/// A loss as a function of its input tensors.
+type LossFn = Box<dyn Fn(&[Tensor]) -> Result<Tensor>>;
+
 fn cases() -> Vec<String> {
     let mut v = Vec::new();
     for c in [10_000, 100_000] {
@@ -83,65 +86,61 @@ fn emit(case: &str, threads: usize, ms: &mut [f64], flop: f64, extra: &str) {
 
 fn run_case(name: &str, threads: usize) -> Result<()> {
     let mut rng = Rng::new(0);
-    let (case, leaves, flop_fwd, f): (
-        String,
-        Vec<Tensor>,
-        f64,
-        Box<dyn Fn(&[Tensor]) -> Result<Tensor>>,
-    ) = if name.starts_with("pdist") || name.starts_with("cdist") {
-        let e = Tensor::randn([512, D], 0.0, 1.0, DType::F32, &mut rng)?;
-        let expanded = name.starts_with("pdist");
-        let f = move |t: &[Tensor]| -> Result<Tensor> {
-            // pdist: the expanded form ‖a‖² + ‖b‖² − 2a·b (one GEMM), as torch's case;
-            // cdist: our exact-zero explicit-difference distances.
-            let d2 = if expanded {
-                ops::pairwise_sq_dist_expanded(&t[0], &t[0])?
-            } else {
-                ops::pairwise_sq_dist(&t[0], &t[0])?
+    let (case, leaves, flop_fwd, f): (String, Vec<Tensor>, f64, LossFn) =
+        if name.starts_with("pdist") || name.starts_with("cdist") {
+            let e = Tensor::randn([512, D], 0.0, 1.0, DType::F32, &mut rng)?;
+            let expanded = name.starts_with("pdist");
+            let f = move |t: &[Tensor]| -> Result<Tensor> {
+                // pdist: the expanded form ‖a‖² + ‖b‖² − 2a·b (one GEMM), as torch's case;
+                // cdist: our exact-zero explicit-difference distances.
+                let d2 = if expanded {
+                    ops::pairwise_sq_dist_expanded(&t[0], &t[0])?
+                } else {
+                    ops::pairwise_sq_dist(&t[0], &t[0])?
+                };
+                let d = ops::safe_sqrt(&d2.clamp(1e-12, f64::INFINITY)?)?;
+                ops::topk(&d, 2, 1, true)?.0.sum_all()
             };
-            let d = ops::safe_sqrt(&d2.clamp(1e-12, f64::INFINITY)?)?;
-            ops::topk(&d, 2, 1, true)?.0.sum_all()
-        };
-        (
-            format!("{} 512x{D} + top-2/row", &name[..5]),
-            vec![e],
-            2.0 * 512.0 * 512.0 * D as f64,
-            Box::new(f),
-        )
-    } else {
-        let (kind, c) = name.rsplit_once('_').expect("kind_C");
-        let c: usize = c.parse().expect("C");
-        let x = Tensor::randn([B, D], 0.0, 1.0, DType::F32, &mut rng)?;
-        let y: Vec<usize> = (0..B).map(|_| rng.below(c)).collect();
-        let std = if kind == "center" { 1.0 } else { 0.01 };
-        let w = Tensor::randn([c, D], 0.0, std, DType::F32, &mut rng)?;
-        let flop = if kind == "center" {
-            0.0
+            (
+                format!("{} 512x{D} + top-2/row", &name[..5]),
+                vec![e],
+                2.0 * 512.0 * 512.0 * D as f64,
+                Box::new(f),
+            )
         } else {
-            2.0 * (B * D * c) as f64
+            let (kind, c) = name.rsplit_once('_').expect("kind_C");
+            let c: usize = c.parse().expect("C");
+            let x = Tensor::randn([B, D], 0.0, 1.0, DType::F32, &mut rng)?;
+            let y: Vec<usize> = (0..B).map(|_| rng.below(c)).collect();
+            let std = if kind == "center" { 1.0 } else { 0.01 };
+            let w = Tensor::randn([c, D], 0.0, std, DType::F32, &mut rng)?;
+            let flop = if kind == "center" {
+                0.0
+            } else {
+                2.0 * (B * D * c) as f64
+            };
+            let mut leaves = vec![x, w];
+            let f: LossFn = match kind {
+                "softmax_ce" => {
+                    leaves.push(Tensor::zeros([c], DType::F32)?);
+                    Box::new(move |t: &[Tensor]| {
+                        ops::cross_entropy(&t[0].matmul_t(&t[1], false, true)?.add(&t[2])?, &y)
+                    })
+                }
+                "arcface" | "arcface_tgt" => {
+                    let head = arcface::arcface_default().fused(4096);
+                    Box::new(move |t: &[Tensor]| head.loss("arcface", &t[0], &t[1], &y))
+                }
+                "cosface" => {
+                    let head = cosface::cosface(64.0, 0.35).fused(4096);
+                    Box::new(move |t: &[Tensor]| head.loss("cosface", &t[0], &t[1], &y))
+                }
+                _ => Box::new(move |t: &[Tensor]| {
+                    center_loss(&t[0], &t[1], &y, CenterMode::Learnable)?.scale(1.0 / B as f64)
+                }),
+            };
+            (format!("{kind} B{B} D{D} C{c}"), leaves, flop, f)
         };
-        let mut leaves = vec![x, w];
-        let f: Box<dyn Fn(&[Tensor]) -> Result<Tensor>> = match kind {
-            "softmax_ce" => {
-                leaves.push(Tensor::zeros([c], DType::F32)?);
-                Box::new(move |t: &[Tensor]| {
-                    ops::cross_entropy(&t[0].matmul_t(&t[1], false, true)?.add(&t[2])?, &y)
-                })
-            }
-            "arcface" | "arcface_tgt" => {
-                let head = arcface::arcface_default().fused(4096);
-                Box::new(move |t: &[Tensor]| head.loss("arcface", &t[0], &t[1], &y))
-            }
-            "cosface" => {
-                let head = cosface::cosface(64.0, 0.35).fused(4096);
-                Box::new(move |t: &[Tensor]| head.loss("cosface", &t[0], &t[1], &y))
-            }
-            _ => Box::new(move |t: &[Tensor]| {
-                Ok(center_loss(&t[0], &t[1], &y, CenterMode::Learnable)?.scale(1.0 / B as f64)?)
-            }),
-        };
-        (format!("{kind} B{B} D{D} C{c}"), leaves, flop, f)
-    };
     let fwd_bwd = |leaves: &[Tensor]| -> Result<()> {
         let tape = Tape::new();
         let watched: Vec<Tensor> = leaves.iter().map(|t| tape.watch(t)).collect();

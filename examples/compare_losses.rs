@@ -26,13 +26,13 @@ struct Args {
     /// glyphs (default), or any --data of examples/train.rs.
     #[arg(long, default_value = "glyphs")]
     data: String,
-    #[arg(long, default_value = "lenetpp")]
+    #[arg(long, default_value = "cifar_resnet18")]
     backbone: String,
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 4)]
     width_divisor: usize,
     #[arg(long, default_value_t = 128)]
     embedding: usize,
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 10)]
     epochs: usize,
     #[arg(long, default_value_t = 128)]
     batch: usize,

@@ -13,16 +13,10 @@
 use std::path::PathBuf;
 
 use anglegrad::train::checkpoint::Checkpoint;
-use anglegrad::train::data::codec::decode_image;
-use anglegrad::train::data::images::Images;
-use anglegrad::train::data::pairs::PairList;
-use anglegrad::train::data::verification_bin::VerificationBin;
-use anglegrad::train::error::Offset;
 use anglegrad::train::eval::{cosine_scores, Roc};
 use anglegrad::train::plots::roc_chart;
-use anglegrad::train::trainer::dataset::resize_area;
 use anglegrad::train::trainer::evaluate::embed;
-use anglegrad::train::trainer::{backbone, EvalSet, TrainConfig, TrainData};
+use anglegrad::train::trainer::{backbone, benchmark, TrainConfig, TrainData};
 use anyhow::{bail, Context};
 use clap::Parser;
 
@@ -55,26 +49,6 @@ struct Args {
     out: PathBuf,
 }
 
-/// Images decoded to the model's channels and size.
-fn fit(images: Images, input: [usize; 3]) -> anyhow::Result<Images> {
-    let [c, h, _] = input;
-    if images.c != c {
-        bail!(
-            "the benchmark images have {} channel(s), the model takes {c}",
-            images.c
-        );
-    }
-    if images.h == h && images.w == input[2] {
-        return Ok(images);
-    }
-    resize_area(&images, h).with_context(|| {
-        format!(
-            "images are {}x{}, the model takes {h}x{}",
-            images.h, images.w, input[2]
-        )
-    })
-}
-
 fn main() -> anyhow::Result<()> {
     let a = Args::parse();
     let ck = Checkpoint::load(&a.checkpoint)?;
@@ -103,63 +77,10 @@ fn main() -> anyhow::Result<()> {
             spec.clone(),
         )
     } else if let Some(bin) = &a.bin {
-        let vb = VerificationBin::read(bin)?;
-        let images = fit(
-            vb.decode_images(input[0], &bin.display().to_string())?,
-            input,
-        )?;
-        let folds = if vb.issame.len() % 10 == 0 { 10 } else { 1 };
-        (
-            EvalSet {
-                images,
-                mean_std: None,
-                pairs: vb.pairs(),
-                folds,
-                flip_ok: true,
-            },
-            bin.display().to_string(),
-        )
+        (benchmark::from_bin(bin, input)?, bin.display().to_string())
     } else if let (Some(pairs), Some(root)) = (&a.pairs, &a.images) {
-        let list = PairList::read(pairs)?;
-        let resolved = list.resolve_files(root, &a.ext, false)?;
-        let mut images = Images {
-            n: 0,
-            c: input[0],
-            h: 0,
-            w: 0,
-            pixels: Vec::new(),
-        };
-        for path in &resolved.images {
-            let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
-            let img = decode_image(
-                &bytes,
-                input[0],
-                &path.display().to_string(),
-                Offset::Byte(0),
-            )?;
-            if images.n == 0 {
-                (images.h, images.w) = (img.height, img.width);
-            } else if (img.height, img.width) != (images.h, images.w) {
-                bail!(
-                    "{}: {}x{}, the first image was {}x{}",
-                    path.display(),
-                    img.width,
-                    img.height,
-                    images.w,
-                    images.h
-                );
-            }
-            images.n += 1;
-            images.pixels.extend(to_planar(&img.pixels, input[0]));
-        }
         (
-            EvalSet {
-                images: fit(images, input)?,
-                mean_std: None,
-                pairs: resolved.pairs,
-                folds: list.folds.max(1),
-                flip_ok: true,
-            },
+            benchmark::from_pairs_txt(pairs, root, &a.ext, input)?,
             pairs.display().to_string(),
         )
     } else {
@@ -180,12 +101,4 @@ fn main() -> anyhow::Result<()> {
         Err(e) => println!("note: no ROC figure ({e})"),
     }
     Ok(())
-}
-
-/// HWC pixels (as decoded) to CHW planes.
-fn to_planar(hwc: &[u8], c: usize) -> Vec<u8> {
-    let hw = hwc.len() / c.max(1);
-    (0..c)
-        .flat_map(|ch| (0..hw).map(move |p| hwc[p * c + ch]))
-        .collect()
 }

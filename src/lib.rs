@@ -23,6 +23,7 @@ pub use anglegrad_models as models;
 pub use anglegrad_ops as ops;
 pub use anglegrad_train as train;
 
+pub mod course;
 pub mod loss_eval;
 
 /// Everything a training script needs in scope.

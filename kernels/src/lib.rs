@@ -9,8 +9,12 @@
 //! - [`cpu`]: the CPU kernels. Each family has a plain scalar *reference* version that is never
 //!   optimised (it is documentation and the oracle of the tests); fast versions (SIMD, threads)
 //!   sit behind the same function signatures and are tested against the reference.
+//! - [`cuda`]: the CUDA kernels (`.cu` sources compiled at run time with NVRTC), their
+//!   launchers on device buffers, the device and its caching allocator. Built on every machine;
+//!   used only where a driver and a GPU are present.
 
 pub mod cpu;
+pub mod cuda;
 pub mod float;
 
 pub use float::Float;

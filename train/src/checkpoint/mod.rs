@@ -33,7 +33,7 @@
 //! | [`snapshot`] | [`Checkpoint`]: what is saved, the file layout, load and restore |
 //! | [`codec`] | tensors ↔ safetensors bytes, with a CRC-32 per tensor |
 //! | [`atomic`] | write to a temp file, fsync, rename, fsync the directory |
-//! | [`rng_state`] | the engine's SplitMix64 generator's position, saved and restored |
+//! | [`rng_state`] | the SplitMix64 generator's position (one word), saved and restored |
 //! | [`error`] | [`CheckpointError`] |
 //!
 //! ## Reading our checkpoints in PyTorch
@@ -64,5 +64,5 @@ pub mod rng_state;
 pub mod snapshot;
 
 pub use error::{CheckpointError, Result};
-pub use rng_state::{rng_from_state, rng_state, state_before};
+pub use rng_state::{rng_from_state, rng_state};
 pub use snapshot::Checkpoint;

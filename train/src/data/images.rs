@@ -8,13 +8,24 @@
 use crate::error::{Error, Result};
 
 /// `N` images of `C×H×W` u8 pixels, NCHW.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Images {
     pub n: usize,
     pub c: usize,
     pub h: usize,
     pub w: usize,
     pub pixels: Vec<u8>,
+}
+
+impl std::fmt::Debug for Images {
+    /// The shape only: a batch of images is too large to print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Images [{}, {}, {}, {}] u8",
+            self.n, self.c, self.h, self.w
+        )
+    }
 }
 
 impl Images {

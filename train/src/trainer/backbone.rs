@@ -75,12 +75,13 @@ pub fn build(
             Box::new(MobileFaceNet::new(cfg, DType::F32, &mut rng).map_err(model_error)?)
         }
         "lenetpp" => {
+            let base = LeNetPlusPlusConfig::mnist();
             let cfg = LeNetPlusPlusConfig {
                 in_channels: c,
+                widths: base.widths.map(div),
                 input_size: (h, w),
                 feature_dim: embedding,
                 num_classes: None,
-                ..LeNetPlusPlusConfig::mnist()
             };
             Box::new(LeNetPlusPlus::new(cfg, DType::F32, &mut rng).map_err(model_error)?)
         }

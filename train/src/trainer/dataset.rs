@@ -40,6 +40,7 @@ enum Normalise {
 }
 
 /// A verification benchmark: images and labelled pairs in folds.
+#[derive(Debug, Clone)]
 pub struct EvalSet {
     pub images: Images,
     /// Subtracted from the pixels then divided by `std` (None: insightface's normalisation).
@@ -48,6 +49,8 @@ pub struct EvalSet {
     pub folds: usize,
     /// Whether mirrored images make sense for flip test-time augmentation (not for glyphs).
     pub flip_ok: bool,
+    /// The identity (class) of each image, when known (colours the 2-D feature figure).
+    pub identity: Option<Vec<usize>>,
 }
 
 impl EvalSet {
@@ -102,7 +105,14 @@ impl TrainData {
                 let train = fashion_mnist::load(Split::Train)?;
                 let test = fashion_mnist::load(Split::Test)?;
                 let pairs = fashion_mnist::verification_pairs(&test.labels, 300)?;
-                let eval = EvalSet { images: test.images, mean_std: None, pairs, folds: 10, flip_ok: false };
+                let eval = EvalSet {
+                    images: test.images,
+                    mean_std: None,
+                    pairs,
+                    folds: 10,
+                    flip_ok: false,
+                    identity: Some(test.labels),
+                };
                 Ok(TrainData::faces(spec, train.images, train.labels, Some(eval)))
             }
             "glyphs" => {
@@ -113,6 +123,7 @@ impl TrainData {
                     pairs: set.pairs.clone(),
                     folds: 10,
                     flip_ok: false,
+                    identity: Some(set.test_index.iter().map(|&(c, _)| c).collect()),
                 };
                 let classes = set.train_chars.len();
                 Ok(TrainData {
@@ -227,6 +238,7 @@ fn synthetic(arg: &str) -> Result<TrainData> {
         pairs: verification.pairs.clone(),
         folds: verification.folds,
         flip_ok: true,
+        identity: Some(verification.identity.clone()),
     };
     Ok(TrainData::faces(
         &format!("synthetic:{arg}"),

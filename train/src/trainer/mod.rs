@@ -8,10 +8,12 @@
 //! | [`backbone`] | a backbone by name for the data's input size |
 //! | [`objective`] | the loss with its head, its state and its after-step updates |
 //! | [`run`] | the loop: batches, forward, loss, backward, step; evaluation, checkpoints, plots |
+//! | [`benchmark`] | verification benchmarks from `pairs.txt` + images, or a `.bin` |
 //! | [`evaluate`] | embeddings of the benchmark (flip TTA) and its verification report |
 //! | [`metrics`] | `metrics.jsonl` |
 
 pub mod backbone;
+pub mod benchmark;
 pub mod config;
 pub mod dataset;
 pub mod evaluate;

@@ -15,7 +15,7 @@ use super::dataset::TrainData;
 use super::evaluate::verify;
 use super::metrics::MetricsLog;
 use super::objective::{low_resolution, Objective};
-use crate::checkpoint::{rng_from_state, rng_state, Checkpoint};
+use crate::checkpoint::Checkpoint;
 use crate::error::{Error, Result};
 use crate::eval::VerificationReport;
 use crate::loader::{PkSampler, Prefetcher, ShuffledEpochs};
@@ -353,8 +353,7 @@ fn save_checkpoint(
     if let Some(iter) = objective.lambda_iter() {
         ck.rng.insert("lambda_iter".into(), iter);
     }
-    ck.rng
-        .insert("seed".into(), rng_state(&rng_from_state(cfg.seed)));
+    ck.rng.insert("seed".into(), cfg.seed);
     ck.config = serde_json::to_value(cfg).map_err(|e| Error::Invalid(e.to_string()))?;
     // The input size the backbone was built for, so `examples/eval.rs` can rebuild it.
     ck.config["input"] = serde_json::json!(input);
@@ -417,7 +416,10 @@ fn figures(
         )?;
         if dim == 2 {
             let pts: Vec<(f32, f32)> = emb.chunks_exact(2).map(|p| (p[0], p[1])).collect();
-            let identity: Vec<usize> = (0..eval.images.n).map(|i| i / 10).collect();
+            let identity = eval
+                .identity
+                .clone()
+                .unwrap_or_else(|| vec![0; eval.images.n]);
             feature_scatter(
                 &cfg.out.join("features.png"),
                 &format!("2-D features, {}", cfg.loss),

@@ -27,7 +27,7 @@
 //! Threads: images are spread over the rayon pool (one serial GEMM per image) when there are
 //! at least as many images as threads; otherwise each GEMM is threaded.
 
-use super::{col2im, depthwise, im2col_strided, Conv2dParams};
+use super::{col2im, depthwise, im2col_strided, winograd, Conv2dParams};
 use crate::cpu::gemm::{gemm_fast, ASource, GemmElem, Operand, PackedA, Threads};
 use rayon::prelude::*;
 
@@ -196,6 +196,12 @@ pub(super) fn forward<T: GemmElem>(
 ) {
     if depthwise::is_depthwise(p) {
         return depthwise::forward(p, x, w, b, y);
+    }
+    if winograd::supports(p) {
+        if let (Some(x), Some(w), Some(y)) = (T::slice_f32(x), T::slice_f32(w), T::slice_f32_mut(y))
+        {
+            return winograd::forward(p, x, w, b.and_then(T::slice_f32), y);
+        }
     }
     let (ho, wo, cog, k) = (p.out_h(), p.out_w(), p.c_out_g(), p.k_len());
     let plane = ho * wo;
@@ -384,6 +390,13 @@ pub(super) fn backward_data<T: GemmElem>(p: &Conv2dParams, dy: &[T], w: &[T], dx
 pub(super) fn backward_weight<T: GemmElem>(p: &Conv2dParams, x: &[T], dy: &[T], dw: &mut [T]) {
     if depthwise::is_depthwise(p) {
         return depthwise::backward_weight(p, x, dy, dw);
+    }
+    if winograd::supports(p) {
+        if let (Some(x), Some(dy), Some(dw)) =
+            (T::slice_f32(x), T::slice_f32(dy), T::slice_f32_mut(dw))
+        {
+            return winograd::backward_weight(p, x, dy, dw);
+        }
     }
     dw.fill(T::ZERO);
     // Images one after the other, each GEMM threaded and accumulating into dw (beta = 1).

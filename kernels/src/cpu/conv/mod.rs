@@ -21,6 +21,7 @@ mod depthwise;
 mod fast;
 #[cfg(test)]
 mod tests;
+mod winograd;
 
 use crate::Float;
 

@@ -25,6 +25,16 @@ fn cases() -> Vec<Conv2dParams> {
         sq(2, 5, 46, 6, 1, 2, 0),
         // A last group of images that is only partly full (plane 100 -> 5 images per GEMM).
         sq(7, 3, 10, 4, 3, 1, 1),
+        // Winograd (f32, 3x3 or 5x5, stride 1, >= 16 channels): ragged channel blocks and
+        // edge tiles, no padding, padding at the kernel's reach, one tile per image, 5x5
+        // kernels, and enough tiles for several blocks (in parallel with two threads).
+        sq(3, 17, 9, 20, 3, 1, 1),
+        sq(2, 16, 7, 24, 3, 1, 0),
+        sq(2, 16, 8, 16, 3, 1, 2),
+        sq(5, 32, 4, 40, 3, 1, 1),
+        sq(2, 24, 13, 16, 5, 1, 2),
+        sq(1, 16, 6, 16, 5, 1, 0),
+        sq(4, 64, 30, 48, 3, 1, 1),
     ];
     let mut strided_mixed = sq(1, 2, 50, 3, 3, 1, 1);
     (strided_mixed.h, strided_mixed.stride) = (24, (1, 2));
@@ -73,6 +83,13 @@ fn check_all<T: Float>(tol: f64, threads: usize) {
     // rounding error is allowed to be ten times larger.
     let mut bwd_w = Report::new(&format!("{name} backward weight"), 10.0 * tol);
     let mut bias = Report::new(&format!("{name} backward bias"), 10.0 * tol);
+    // The Winograd path (f32 only) rounds more: its transforms scale values by up to 8 and
+    // 25 before the products are summed, so a few more bits are lost (a relative error of a
+    // few 1e-5, the same as cuDNN's and oneDNN's F(4x4, 3x3)).
+    let wino_tol = 2e-4;
+    let mut w_fwd = Report::new(&format!("{name} winograd forward"), wino_tol);
+    let mut w_bwd_x = Report::new(&format!("{name} winograd backward data"), wino_tol);
+    let mut w_bwd_w = Report::new(&format!("{name} winograd backward weight"), 10.0 * wino_tol);
     let mut rng = Rng(11);
     for p in cases() {
         let case = format!("{p:?}");
@@ -84,6 +101,12 @@ fn check_all<T: Float>(tol: f64, threads: usize) {
         // f64 rounding and the reports show the fast kernel's own error.
         let wide = |v: &[T]| v.iter().map(|a| a.to_f64()).collect::<Vec<f64>>();
         let (x64, w64, b64, dy64) = (wide(&x), wide(&w), wide(&b), wide(&dy));
+        let wino = T::slice_f32(&x).is_some() && winograd::supports(&p);
+        let (fwd, bwd_x, bwd_w) = if wino {
+            (&mut w_fwd, &mut w_bwd_x, &mut w_bwd_w)
+        } else {
+            (&mut fwd, &mut bwd_x, &mut bwd_w)
+        };
         pool(threads).install(|| {
             let (mut y, mut y_ref) = (vec![T::from_f64(f64::NAN); p.y_len()], vec![0.0; p.y_len()]);
             conv2d_forward(&p, &x, &w, Some(&b), &mut y);
@@ -121,6 +144,11 @@ fn check_all<T: Float>(tol: f64, threads: usize) {
     }
     for r in [fwd, bwd_x, bwd_w, bias] {
         r.finish();
+    }
+    if T::slice_f32(&[T::ZERO]).is_some() {
+        for r in [w_fwd, w_bwd_x, w_bwd_w] {
+            r.finish();
+        }
     }
 }
 

@@ -118,19 +118,100 @@ impl<T> PackedA<T> {
     }
 }
 
+/// The B operand: a matrix to pack block by block, or one packed in advance (weights used by
+/// many GEMMs, such as the transformed kernels of a Winograd convolution).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum BSource<'a, T> {
+    Matrix(Operand<'a, T>),
+    Packed(&'a PackedB<T>),
+}
+
+impl<'a, T> From<Operand<'a, T>> for BSource<'a, T> {
+    fn from(b: Operand<'a, T>) -> Self {
+        BSource::Matrix(b)
+    }
+}
+
+/// op(B) [k, n] packed whole, in the layout the driver would produce block by block: for each
+/// KC-slice q of k, the ceil(n / NR) slivers of that slice, each `kc x NR` (row-major within
+/// the sliver), columns past n zero.
+#[derive(Clone, Debug)]
+pub(crate) struct PackedB<T> {
+    data: Vec<T>,
+    k: usize,
+    n: usize,
+    nr: usize,
+    kc: usize,
+}
+
+impl<T: GemmElem> PackedB<T> {
+    /// A packed op(B) [k, n] for the kernel this CPU will use, to be filled element by element
+    /// through [`PackedB::index`] and [`PackedB::data_mut`] (every op(B)[p, j] must be
+    /// written; the padding columns are zeroed here). Reuses the allocation of `buf`.
+    pub fn for_writing(k: usize, n: usize, buf: Vec<T>) -> Self {
+        struct Layout;
+        impl<T: Float> KernelUser<T> for Layout {
+            type Out = (usize, usize);
+            fn run<K: MicroKernel<T>>(self, _kernel: K) -> (usize, usize) {
+                (K::NR, K::KC)
+            }
+        }
+        let (nr, kc) = T::dispatch(Layout);
+        let mut data = buf;
+        data.resize(k * n.next_multiple_of(nr), T::ZERO);
+        let mut b = PackedB { data, k, n, nr, kc };
+        if n % nr != 0 {
+            for p in 0..k {
+                for j in n..n.next_multiple_of(nr) {
+                    let at = b.index(p, j);
+                    b.data[at] = T::ZERO;
+                }
+            }
+        }
+        b
+    }
+}
+
+impl<T> PackedB<T> {
+    /// Where op(B)[p, j] sits in [`PackedB::data_mut`]; NR consecutive columns j (starting at
+    /// a multiple of NR) are contiguous.
+    #[inline(always)]
+    pub fn index(&self, p: usize, j: usize) -> usize {
+        let n_pad = self.n.next_multiple_of(self.nr);
+        let (q, pp) = (p / self.kc, p % self.kc);
+        let kcq = self.kc.min(self.k - q * self.kc);
+        q * self.kc * n_pad + (j / self.nr) * kcq * self.nr + pp * self.nr + j % self.nr
+    }
+
+    pub fn data_mut(&mut self) -> &mut [T] {
+        &mut self.data
+    }
+
+    /// Gives the allocation back (for reuse by the next call).
+    pub fn into_buffer(self) -> Vec<T> {
+        self.data
+    }
+
+    /// The packed slivers of columns `jc..` (a multiple of NR) in the k-slice starting at `pc`.
+    fn block(&self, jc: usize, pc: usize, kc: usize) -> &[T] {
+        &self.data[pc * self.n.next_multiple_of(self.nr) + jc * kc..]
+    }
+}
+
 /// C[m, n] (row stride ldc) = alpha·op(A)·op(B) + beta·C on the packed path of this CPU's
-/// kernel (tiny problems with a plain A go to the loops of [`gemm_small`]).
+/// kernel (tiny problems with a plain A and B go to the loops of [`gemm_small`]).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_fast<T: GemmElem>(
+pub(crate) fn gemm_fast<'b, T: GemmElem>(
     (m, n, k): (usize, usize, usize),
     alpha: T,
     a: ASource<'_, T>,
-    b: Operand<'_, T>,
+    b: impl Into<BSource<'b, T>>,
     beta: T,
     c: &mut [T],
     ldc: usize,
     threads: Threads,
 ) {
+    let b = b.into();
     if m == 0 || n == 0 {
         return;
     }
@@ -140,7 +221,7 @@ pub(crate) fn gemm_fast<T: GemmElem>(
         }
         return;
     }
-    if let ASource::Matrix(a) = a {
+    if let (ASource::Matrix(a), BSource::Matrix(b)) = (a, b) {
         if m * n * k < SMALL_MNK || m == 1 || n == 1 {
             return gemm_small((m, n, k), alpha, a, b, beta, c, ldc);
         }
@@ -149,7 +230,7 @@ pub(crate) fn gemm_fast<T: GemmElem>(
         dims: (usize, usize, usize),
         alpha: T,
         a: ASource<'a, T>,
-        b: Operand<'a, T>,
+        b: BSource<'a, T>,
         beta: T,
         c: &'c mut [T],
         ldc: usize,
@@ -242,7 +323,7 @@ pub(super) fn gemm_packed<T: Scratch, K: MicroKernel<T>>(
     (m, n, k): (usize, usize, usize),
     alpha: T,
     a: ASource<'_, T>,
-    b: Operand<'_, T>,
+    b: BSource<'_, T>,
     beta: T,
     c: &mut [T],
     ldc: usize,
@@ -252,6 +333,12 @@ pub(super) fn gemm_packed<T: Scratch, K: MicroKernel<T>>(
         assert!(
             p.mr == K::MR && p.kc == K::KC && p.m == m && p.k == k,
             "gemm: A was packed for another kernel or shape"
+        );
+    }
+    if let BSource::Packed(p) = b {
+        assert!(
+            p.nr == K::NR && p.kc == K::KC && p.n == n && p.k == k,
+            "gemm: B was packed for another kernel or shape"
         );
     }
     let c_ptr = CPtr(c.as_mut_ptr());
@@ -293,7 +380,7 @@ unsafe fn gemm_rectangle<T: Scratch, K: MicroKernel<T>>(
     ldc: usize,
     alpha: T,
     a: ASource<'_, T>,
-    b: Operand<'_, T>,
+    b: BSource<'_, T>,
     beta: T,
     c: CPtr<T>,
     rows: Range<usize>,
@@ -326,7 +413,13 @@ unsafe fn gemm_rectangle<T: Scratch, K: MicroKernel<T>>(
             let nc = nc_blk.min(cols.end - jc);
             for pc in (0..k).step_by(K::KC) {
                 let kc = K::KC.min(k - pc);
-                pack_b(b, pc, kc, jc, nc, b_packed, nr);
+                let b_block: &[T] = match b {
+                    BSource::Matrix(b) => {
+                        pack_b(b, pc, kc, jc, nc, b_packed, nr);
+                        b_packed
+                    }
+                    BSource::Packed(p) => p.block(jc, pc, kc),
+                };
                 // Later slices of the k sum add onto what the first one wrote.
                 let beta_pc = if pc == 0 { beta } else { T::ONE };
                 for ic in rows.clone().step_by(mc_max) {
@@ -339,7 +432,7 @@ unsafe fn gemm_rectangle<T: Scratch, K: MicroKernel<T>>(
                         ASource::Packed(p) => p.block(ic, pc, kc),
                     };
                     for jr in (0..nc).step_by(nr) {
-                        let b_sliver = b_packed[jr * kc..].as_ptr();
+                        let b_sliver = b_block[jr * kc..].as_ptr();
                         for ir in (0..mc).step_by(mr) {
                             let a_sliver = a_block[ir * kc..].as_ptr();
                             // SAFETY: the tile starts inside this task's rectangle.

@@ -49,7 +49,9 @@ mod interleave;
 mod microkernel;
 mod pack;
 
-pub(crate) use driver::{gemm_fast, ASource, GemmElem, PackedA, Threads};
+pub(crate) use driver::{
+    gemm_fast, ASource, BSource, GemmElem, PackedA, PackedB, Scratch, Threads,
+};
 pub(crate) use pack::Operand;
 #[cfg(test)]
 mod tests;

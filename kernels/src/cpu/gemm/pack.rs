@@ -71,7 +71,7 @@ pub(crate) fn pack_a<T: Float>(
             // op(A)[i, p] = a[p·ld + i]: for each p the mr values are contiguous.
             for (p, out) in sliver.chunks_exact_mut(mr).enumerate() {
                 let src = &a.data[a.start(p0 + p) + row0..][..rows];
-                out[..rows].copy_from_slice(src);
+                copy_short(&mut out[..rows], src);
                 out[rows..].fill(T::ZERO);
             }
         } else {
@@ -88,6 +88,16 @@ pub(crate) fn pack_a<T: Float>(
             }
             interleave(a.data, &starts[..rows], kc, sliver, mr);
         }
+    }
+}
+
+/// dst = src for the short runs of packing (an MR or NR sliver row): a plain loop, which the
+/// compiler keeps inline, where `copy_from_slice` of a run-time length calls `memmove` (a
+/// function call per 6 or 16 values).
+#[inline(always)]
+fn copy_short<T: Copy>(dst: &mut [T], src: &[T]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        *d = s;
     }
 }
 
@@ -115,7 +125,7 @@ pub(crate) fn pack_b<T: Float>(
             let src = &b.data[b.start(p0 + p) + j0..][..nc];
             for (s, piece) in src.chunks(nr).enumerate() {
                 let out = &mut dst[s * kc * nr + p * nr..][..nr];
-                out[..piece.len()].copy_from_slice(piece);
+                copy_short(&mut out[..piece.len()], piece);
                 out[piece.len()..].fill(T::ZERO);
             }
         }
@@ -164,7 +174,7 @@ pub(crate) fn pack_b_sliver<T: Float>(
         // op(B)[p, j] = b[p·ld + j]: nr contiguous values per p.
         for (p, out) in sliver.chunks_exact_mut(nr).take(kc).enumerate() {
             let src = &b.data[b.start(p0 + p) + col0..][..cols];
-            out[..cols].copy_from_slice(src);
+            copy_short(&mut out[..cols], src);
             out[cols..].fill(T::ZERO);
         }
     } else {

@@ -180,7 +180,7 @@ fn portable_kernel_matches_reference() {
 /// The packed path with the portable kernel, whatever this CPU has.
 fn portable<T: Scratch>(s: &GemmShape, alpha: T, a: &[T], b: &[T], beta: T, c: &mut [T]) {
     let a = ASource::Matrix(Operand::dense(a, s.lda, s.trans_a));
-    let b = Operand::dense(b, s.ldb, s.trans_b);
+    let b = BSource::Matrix(Operand::dense(b, s.ldb, s.trans_b));
     let dims = (s.m, s.n, s.k);
     gemm_packed(
         ScalarKernel,
@@ -193,6 +193,51 @@ fn portable<T: Scratch>(s: &GemmShape, alpha: T, a: &[T], b: &[T], beta: T, c: &
         s.ldc,
         Threads::One,
     );
+}
+
+#[test]
+fn prepacked_b_matches_reference() {
+    // B packed once, element by element through `PackedB::index` (as the Winograd convolution
+    // fills its transformed kernels), on sizes with ragged slivers and more than one k-slice.
+    let mut rng = Rng(23);
+    let mut rep = Report::new("gemm f32 with pre-packed B", 1e-5);
+    for (m, n, k) in [
+        (13, 33, 300),
+        (1, 16, 5),
+        (40, 7, 257),
+        (6, 48, 64),
+        (100, 130, 70),
+    ] {
+        let a: Vec<f32> = rng.vec(m * k);
+        let b: Vec<f32> = rng.vec(k * n);
+        let mut packed = PackedB::for_writing(k, n, Vec::new());
+        for p in 0..k {
+            for j in 0..n {
+                let at = packed.index(p, j);
+                packed.data_mut()[at] = b[p * n + j];
+            }
+        }
+        let s = GemmShape::dense(m, n, k, false, false);
+        let (mut c, mut c_ref) = (vec![0.5f32; m * n], vec![0.5f32; m * n]);
+        for threads in [Threads::One, Threads::Pool] {
+            pool(2).install(|| {
+                gemm_fast(
+                    (m, n, k),
+                    1.5,
+                    ASource::Matrix(Operand::dense(&a, k, false)),
+                    BSource::Packed(&packed),
+                    0.25,
+                    &mut c,
+                    n,
+                    threads,
+                )
+            });
+            gemm_ref(&s, 1.5, &a, &b, 0.25, &mut c_ref);
+            rep.compare(&format!("{m}x{n}x{k} {threads:?}"), &c, &c_ref);
+            c.copy_from_slice(&c_ref);
+        }
+    }
+    rep.finish();
 }
 
 #[test]
