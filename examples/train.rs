@@ -9,6 +9,11 @@
 //! per step and per evaluation), checkpoint.safetensors (written atomically after every epoch;
 //! `--resume` continues from it), loss.png, accuracy.png, roc.png (and features.png for 2-D
 //! embeddings).
+//!
+//! On several processes (MPI; `--batch` is the global batch, split over the ranks):
+//!
+//!     cargo build --release --features mpi --example train
+//!     mpirun -np 2 target/release/examples/train --distributed mpi --threads 1
 
 use std::path::PathBuf;
 
@@ -84,6 +89,14 @@ struct Args {
     /// Stop after this many steps (0 = all epochs).
     #[arg(long, default_value_t = 0)]
     max_steps: usize,
+    /// Run as one rank of several processes: mpi or nccl (build with --features mpi / nccl,
+    /// start with `mpirun -np R`). --batch stays the global batch, split over the ranks.
+    #[arg(long, default_value_t = TrainConfig::default().distributed)]
+    distributed: String,
+    /// Partial FC: the fraction of each rank's classes a margin head uses per step (insightface
+    /// partial_fc_v2; 1 = all).
+    #[arg(long, default_value_t = TrainConfig::default().partial_fc)]
+    partial_fc: f64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -126,9 +139,14 @@ fn main() -> anyhow::Result<()> {
         resume: a.resume,
         flip_test: !a.no_flip_test,
         max_steps: a.max_steps,
+        distributed: a.distributed,
+        partial_fc: a.partial_fc,
         ..defaults
     };
     let s = run(&cfg)?;
+    if s.rank != 0 {
+        return Ok(()); // rank 0 reports for the whole run
+    }
     println!(
         "trained {} steps in {:.0} s ({:.1} images/s), final loss {:.4}",
         s.steps, s.seconds, s.images_per_s, s.final_loss

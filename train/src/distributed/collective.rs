@@ -116,6 +116,12 @@ pub trait Collective: Send + Sync {
 
     /// Returns once every rank has called it.
     fn barrier(&self) -> Result<()>;
+
+    /// Ends the group after an error on this rank, so that the other ranks do not wait forever
+    /// in their next operation. Process groups (MPI) end every process (`MPI_Abort`: this call
+    /// does not return); in-process groups mark the group broken, so the others' next
+    /// operation fails, and return. The default, for R = 1, has no other rank to warn.
+    fn abort(&self, _code: i32) {}
 }
 
 /// The element types a collective moves: how generic code turns a slice into a [`Buf`], and

@@ -26,8 +26,9 @@
 //! DDP without SyncBatchNorm does; with small per-rank batches, synchronised BN (an all-reduce
 //! of the per-channel sums and sums of squares in every BN forward, and of two reductions in
 //! its backward) would help, and needs a BN layer that takes a collective: not done. The
-//! running statistics drift apart between ranks; [`broadcast_params`] copies rank 0's before
-//! evaluation and checkpoints (DDP's `broadcast_buffers` does it before every forward).
+//! running statistics drift apart between ranks; rank 0's are the ones evaluated and saved in
+//! checkpoints, and a resume gives them to every rank ([`broadcast_params`] does the same at
+//! start-up; DDP's `broadcast_buffers` does it before every forward).
 
 use std::collections::HashSet;
 

@@ -157,11 +157,18 @@ impl Loopback {
     }
 }
 
-impl Drop for Loopback {
-    fn drop(&mut self) {
+impl Loopback {
+    /// Marks the group broken: every rank waiting, or arriving later, gets an error.
+    fn break_group(&self) {
         let mut st = self.lock();
         st.broken = true;
         self.group.all_arrived.notify_all();
+    }
+}
+
+impl Drop for Loopback {
+    fn drop(&mut self) {
+        self.break_group();
     }
 }
 
@@ -283,6 +290,10 @@ impl Collective for Loopback {
 
     fn barrier(&self) -> Result<()> {
         self.exchange(Owned::U64(Vec::new())).map(|_| ())
+    }
+
+    fn abort(&self, _code: i32) {
+        self.break_group();
     }
 }
 

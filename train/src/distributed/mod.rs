@@ -14,6 +14,7 @@
 //! | [`sharded_head`] | [`ShardedMarginHead`]: the margin-softmax head with W split over ranks, exact |
 //! | [`partial_fc`] | insightface's partial FC: a sample of the negative classes per step |
 //! | [`checkpoint`] | checkpoints hold the gathered head; resuming re-shards it for any rank count |
+//! | [`data_parallel`] | [`Distributed`]: what the training loop calls at each point where ranks must agree |
 //!
 //! A data-parallel step, rank r of R (the loop of `trainer/run.rs` does exactly this):
 //!
@@ -45,6 +46,7 @@
 
 pub mod checkpoint;
 pub mod collective;
+pub mod data_parallel;
 pub mod grad_sync;
 pub mod loopback;
 #[cfg(feature = "mpi")]
@@ -58,6 +60,7 @@ pub mod sharded_head;
 pub mod single;
 
 pub use collective::{Buf, BufMut, Collective, CollectiveExt, CommElement, ReduceOp};
+pub use data_parallel::Distributed;
 pub use grad_sync::{average_gradients, broadcast_params, clip_grad_norm, DEFAULT_BUCKET_BYTES};
 pub use loopback::Loopback;
 #[cfg(feature = "mpi")]

@@ -8,6 +8,7 @@
 //! | `broadcast` | `MPI_Bcast` |
 //! | `reduce_scatter` | `MPI_Reduce_scatter_block` |
 //! | `barrier` | `MPI_Barrier` |
+//! | `abort` | `MPI_Abort` (after an error on one rank: mpirun ends them all) |
 //!
 //! Threads: MPI is initialised with `MPI_THREAD_SERIALIZED` — any thread may call MPI, one at a
 //! time — and every call here holds a mutex, which is exactly that contract. This is what
@@ -166,5 +167,10 @@ impl Collective for Mpi {
     fn barrier(&self) -> Result<()> {
         self.with_world(|w| w.barrier());
         Ok(())
+    }
+
+    /// `MPI_Abort` on the world: mpirun ends every rank with `code`.
+    fn abort(&self, code: i32) {
+        self.with_world(|w| w.abort(code))
     }
 }

@@ -60,6 +60,21 @@ pub struct TrainConfig {
     pub resume: Option<PathBuf>,
     /// Stop after this many steps in total (0 = run all epochs): for smoke tests.
     pub max_steps: usize,
+    /// `none`, or `mpi` / `nccl` to be one rank of a multi-process run (`mpirun -np R`; builds
+    /// with `--features mpi` / `nccl`): see `crate::distributed`. `batch` is the global batch.
+    #[serde(default = "default_distributed")]
+    pub distributed: String,
+    /// Partial FC sample rate of the margin heads (insightface partial_fc_v2; 1 = every class).
+    #[serde(default = "default_partial_fc")]
+    pub partial_fc: f64,
+}
+
+fn default_distributed() -> String {
+    "none".into()
+}
+
+fn default_partial_fc() -> f64 {
+    1.0
 }
 
 impl Default for TrainConfig {
@@ -92,6 +107,8 @@ impl Default for TrainConfig {
             out: PathBuf::from("runs/train"),
             resume: None,
             max_steps: 0,
+            distributed: default_distributed(),
+            partial_fc: default_partial_fc(),
         }
     }
 }
@@ -120,6 +137,12 @@ impl TrainConfig {
             return bad(format!(
                 "optimizer {:?}: expected sgd or adamw",
                 self.optimizer
+            ));
+        }
+        if !(self.partial_fc > 0.0 && self.partial_fc <= 1.0) {
+            return bad(format!(
+                "partial_fc (sample rate) must be in (0, 1], got {}",
+                self.partial_fc
             ));
         }
         if !["cosine", "poly", "step", "constant"].contains(&self.schedule.as_str()) {

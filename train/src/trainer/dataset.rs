@@ -204,6 +204,36 @@ impl TrainData {
             Normalise::Glyphs(set) => set.train_batch(indices, rng),
         }
     }
+
+    /// [`TrainData::batch_maker`] with each sample augmented by its own generator, keyed by
+    /// (seed, epoch, step, position in the global batch): a sample is augmented the same way
+    /// whichever rank makes it and however many ranks share the batch (so an R-rank run trains
+    /// on the 1-rank run's data), and a resumed run the same way as an uninterrupted one.
+    pub fn keyed_batch_maker(
+        &self,
+    ) -> impl Fn(&[usize], BatchKey) -> Vec<f32> + Send + Sync + 'static {
+        let maker = self.batch_maker();
+        move |indices: &[usize], key: BatchKey| {
+            let mut x = Vec::new();
+            for (j, &i) in indices.iter().enumerate() {
+                let position = (key.step << 32) | (key.first + j) as u64;
+                let mut rng = Rng::keyed(key.seed, 0x4155_4721, key.epoch, position);
+                x.extend(maker(&[i], &mut rng));
+            }
+            x
+        }
+    }
+}
+
+/// Where a block of samples sits in a run: the key of their augmentation draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchKey {
+    pub seed: u64,
+    pub epoch: u64,
+    /// The step within the epoch.
+    pub step: u64,
+    /// The position of the block's first sample in the global batch.
+    pub first: usize,
 }
 
 /// `synthetic:<preset>[@size]`: the generator's set, images resized by area averaging.

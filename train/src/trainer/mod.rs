@@ -22,5 +22,5 @@ pub mod objective;
 pub mod run;
 
 pub use config::TrainConfig;
-pub use dataset::{EvalSet, TrainData};
-pub use run::{run, RunSummary};
+pub use dataset::{BatchKey, EvalSet, TrainData};
+pub use run::{run, run_with, RunSummary};

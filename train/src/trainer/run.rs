@@ -5,23 +5,24 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anglegrad_engine::{Rng, Tape, Tensor};
+use anglegrad_engine::{Tape, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use super::backbone::{self, BoxedModule};
 use super::config::TrainConfig;
-use super::dataset::TrainData;
+use super::dataset::{BatchKey, TrainData};
 use super::evaluate::verify;
 use super::metrics::MetricsLog;
 use super::objective::{low_resolution, Objective};
 use crate::checkpoint::Checkpoint;
+use crate::distributed::Distributed;
 use crate::error::{Error, Result};
 use crate::eval::VerificationReport;
 use crate::loader::{PkSampler, Prefetcher, ShuffledEpochs};
 use crate::optim::{
-    clip_grad_norm, select, AdamW, AdamWConfig, Constant, Joined, LrSchedule, MultiStepLr,
-    Optimizer, ParamGroup, Sgd, SgdConfig, WarmupCosine, WarmupPoly,
+    select, AdamW, AdamWConfig, Constant, LrSchedule, MultiStepLr, Optimizer, ParamGroup, Sgd,
+    SgdConfig, WarmupCosine, WarmupPoly,
 };
 use crate::plots::{feature_scatter, line_chart, roc_chart, Series};
 
@@ -36,6 +37,8 @@ pub struct RunSummary {
     /// The raw-pixel floor of the same benchmark.
     pub raw_pixels: Option<VerificationReport>,
     pub seconds: f64,
+    /// This process's rank (0 in a single-process run; only rank 0 reports).
+    pub rank: usize,
 }
 
 fn engine(e: anglegrad_engine::Error) -> Error {
@@ -93,9 +96,27 @@ fn schedule(cfg: &TrainConfig, steps_per_epoch: u64, total: u64) -> Result<Box<d
 }
 
 /// Trains as `cfg` says; prints progress and writes `<out>/{config.json, metrics.jsonl,
-/// checkpoint.safetensors, *.png}`.
+/// checkpoint.safetensors, *.png}`. With `cfg.distributed` = mpi or nccl, this process is one
+/// rank of R (`mpirun -np R`): see `crate::distributed`; rank 0 prints and writes the files.
 pub fn run(cfg: &TrainConfig) -> Result<RunSummary> {
     cfg.validate()?;
+    run_with(cfg, Distributed::connect(&cfg.distributed)?)
+}
+
+/// [`run`] as one rank of the group `dist` (whatever `cfg.distributed` says): the tests run
+/// the loop on in-process loopback ranks. An error on one rank ends the group.
+pub fn run_with(cfg: &TrainConfig, mut dist: Distributed) -> Result<RunSummary> {
+    let result = train(cfg, &mut dist);
+    if let Err(e) = &result {
+        dist.abort_on_error(e);
+    }
+    result
+}
+
+fn train(cfg: &TrainConfig, dist: &mut Distributed) -> Result<RunSummary> {
+    cfg.validate()?;
+    let cfg = &dist.rank_config(cfg);
+    let root = dist.is_root();
     let started = Instant::now();
     if cfg.threads > 0 {
         // Ignored if the global pool already exists (a second run in one process).
@@ -112,22 +133,23 @@ pub fn run(cfg: &TrainConfig) -> Result<RunSummary> {
     // ----- data -----
     let data = TrainData::load(&cfg.data)?;
     let [c, h, w] = data.input_dims();
-    println!(
-        "data {}: {} images of {} identities, {c}x{h}x{w}{}",
-        data.name,
-        data.len(),
-        data.classes,
-        data.eval.as_ref().map_or(String::new(), |e| format!(
-            "; evaluation: {} pairs in {} folds",
-            e.pairs.len(),
-            e.folds
-        ))
-    );
-    let raw_pixels = data
-        .eval
-        .as_ref()
-        .map(|e| e.raw_pixel_report())
-        .transpose()?;
+    if root {
+        println!(
+            "data {}: {} images of {} identities, {c}x{h}x{w}{}",
+            data.name,
+            data.len(),
+            data.classes,
+            data.eval.as_ref().map_or(String::new(), |e| format!(
+                "; evaluation: {} pairs in {} folds",
+                e.pairs.len(),
+                e.folds
+            ))
+        );
+    }
+    let raw_pixels = match (&data.eval, root) {
+        (Some(e), true) => Some(e.raw_pixel_report()?),
+        _ => None,
+    };
     if let Some(r) = &raw_pixels {
         println!("raw-pixel floor: {r}");
     }
@@ -142,14 +164,20 @@ pub fn run(cfg: &TrainConfig) -> Result<RunSummary> {
     )?;
     let mut objective = Objective::new(cfg, data.classes, cfg.embedding).map_err(engine)?;
     let mut opt = optimizer(cfg)?;
-    println!(
-        "model {} (width ÷{}): {:.2}M parameters, embedding {}; loss {}",
-        cfg.backbone,
-        cfg.width_divisor,
-        model.parameter_count() as f64 / 1e6,
-        cfg.embedding,
-        super::objective::describe(&objective)
-    );
+    dist.prepare(cfg, cfg.partial_fc, &mut model, &mut objective)?;
+    if root {
+        println!(
+            "model {} (width ÷{}): {:.2}M parameters, embedding {}; loss {}",
+            cfg.backbone,
+            cfg.width_divisor,
+            model.parameter_count() as f64 / 1e6,
+            cfg.embedding,
+            super::objective::describe(&objective)
+        );
+    }
+    if dist.world_size() > 1 || cfg.partial_fc < 1.0 {
+        println!("{}", dist.describe());
+    }
 
     // ----- batches -----
     let (pk, shuffled) = if objective.needs_pk() {
@@ -178,7 +206,8 @@ pub fn run(cfg: &TrainConfig) -> Result<RunSummary> {
     let ckpt_path = cfg.out.join("checkpoint.safetensors");
     let mut step = 0u64;
     if let Some(path) = &cfg.resume {
-        let ck = Checkpoint::load(path).map_err(|e| Error::Invalid(e.to_string()))?;
+        let mut ck = Checkpoint::load(path).map_err(|e| Error::Invalid(e.to_string()))?;
+        dist.shard_checkpoint(&mut ck)?;
         ck.restore_params(&mut model)
             .map_err(|e| Error::Invalid(e.to_string()))?;
         ck.restore_params(&mut objective.head)
@@ -193,7 +222,9 @@ pub fn run(cfg: &TrainConfig) -> Result<RunSummary> {
             objective.set_lambda_iter(iter);
         }
         step = ck.step;
-        println!("resumed from {} at step {step}", path.display());
+        if root {
+            println!("resumed from {} at step {step}", path.display());
+        }
     }
 
     let mut metrics = MetricsLog::open(&cfg.out.join("metrics.jsonl"))?;
@@ -203,14 +234,16 @@ pub fn run(cfg: &TrainConfig) -> Result<RunSummary> {
             .map_err(|e| Error::Invalid(e.to_string()))?
             .progress_chars("=> "),
     );
+    if !root {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
     bar.set_position(step);
     let mut losses: Vec<(f64, f64)> = Vec::new();
     let mut accuracy_curve: Vec<(f64, f64)> = Vec::new();
     let mut last_report = None;
     let (mut trained_images, train_clock) = (0usize, Instant::now());
     let mut last_loss = f64::NAN;
-    let make = data.batch_maker();
-    let make = std::sync::Arc::new(make);
+    let make = std::sync::Arc::new(data.keyed_batch_maker());
     let dims = |b: usize| [b, c, h, w];
 
     let first_epoch = (step / steps_per_epoch.max(1)) as usize;
@@ -219,11 +252,11 @@ pub fn run(cfg: &TrainConfig) -> Result<RunSummary> {
             break;
         }
         bar.set_prefix(format!("epoch {}/{}", epoch + 1, cfg.epochs));
-        let batches = match (&pk, &shuffled) {
+        let batches = dist.batches(match (&pk, &shuffled) {
             (Some(s), _) => s.epoch(epoch),
             (_, Some(s)) => s.epoch(epoch),
             _ => unreachable!("one sampler is set"),
-        };
+        });
         let skip = (step - epoch as u64 * steps_per_epoch) as usize;
         let remaining: Vec<Vec<usize>> = batches
             .into_iter()
@@ -231,11 +264,18 @@ pub fn run(cfg: &TrainConfig) -> Result<RunSummary> {
             .take((total - step) as usize)
             .collect();
         let (labels_all, maker, seed) = (data.labels.clone(), make.clone(), cfg.seed);
+        let first = dist.block_offset(remaining.first().map_or(0, Vec::len));
         let loader = Prefetcher::new(remaining.len(), 2, move |i| {
             let idx = &remaining[i];
-            let mut rng = Rng::keyed(seed, 0x4155_4721, epoch as u64, i as u64);
+            let (epoch, step) = (epoch as u64, (skip + i) as u64);
+            let key = BatchKey {
+                seed,
+                epoch,
+                step,
+                first,
+            };
             Batch {
-                x: maker(idx, &mut rng),
+                x: maker(idx, key),
                 labels: idx.iter().map(|&j| labels_all[j]).collect(),
             }
         });
@@ -252,10 +292,15 @@ pub fn run(cfg: &TrainConfig) -> Result<RunSummary> {
             } else {
                 None
             };
-            let loss = objective
-                .loss(&emb, &batch.labels, &tape, student.as_ref())
-                .map_err(engine)?;
-            let value = loss.to_scalar_f64().map_err(engine)?;
+            let loss = dist.loss(
+                &mut objective,
+                &emb,
+                &batch.labels,
+                &tape,
+                student.as_ref(),
+                step,
+            )?;
+            let value = dist.average_loss(loss.to_scalar_f64().map_err(engine)?)?;
             if !value.is_finite() {
                 bar.abandon();
                 return Err(Error::Invalid(format!(
@@ -264,9 +309,9 @@ pub fn run(cfg: &TrainConfig) -> Result<RunSummary> {
                 )));
             }
             let mut grads = tape.backward(&loss).map_err(engine)?;
+            dist.reduce_gradients(&mut grads, &mut model, &mut objective)?;
             let grad_norm = if cfg.clip_norm > 0.0 {
-                let mut all = Joined::new().with(&mut model).with(&mut objective.head);
-                clip_grad_norm(&mut grads, &mut all, cfg.clip_norm).map_err(engine)?
+                dist.clip_grad_norm(&mut grads, &mut model, &mut objective, cfg.clip_norm)?
             } else {
                 f64::NAN
             };
@@ -276,6 +321,7 @@ pub fn run(cfg: &TrainConfig) -> Result<RunSummary> {
             objective.after_step(&emb, &batch.labels).map_err(engine)?;
 
             step += 1;
+            let b = b * dist.world_size(); // the global batch
             trained_images += b;
             last_loss = value;
             let ips = b as f64 / t0.elapsed().as_secs_f64();
@@ -286,7 +332,7 @@ pub fn run(cfg: &TrainConfig) -> Result<RunSummary> {
         }
         // ----- end of epoch: evaluate, checkpoint -----
         let last_epoch = epoch + 1 == cfg.epochs || step >= total;
-        if let Some(eval) = &data.eval {
+        if let (Some(eval), true) = (&data.eval, root) {
             if (epoch + 1) % cfg.eval_every == 0 || last_epoch {
                 let report = verify(model.as_mut(), eval, cfg.flip_test)?;
                 bar.suspend(|| {
@@ -303,10 +349,11 @@ pub fn run(cfg: &TrainConfig) -> Result<RunSummary> {
                 }))?;
                 last_report = Some(report);
             }
-        } else {
+        } else if root {
             bar.suspend(|| println!("epoch {}: loss {last_loss:.4}", epoch + 1));
         }
         save_checkpoint(
+            dist,
             &ckpt_path,
             step,
             cfg,
@@ -320,8 +367,10 @@ pub fn run(cfg: &TrainConfig) -> Result<RunSummary> {
     let images_per_s = trained_images as f64 / train_clock.elapsed().as_secs_f64().max(1e-9);
 
     // ----- figures -----
-    if let Err(e) = figures(cfg, &losses, &accuracy_curve, &data, &mut model) {
-        println!("note: figures not written ({e})");
+    if root {
+        if let Err(e) = figures(cfg, &losses, &accuracy_curve, &data, &mut model) {
+            println!("note: figures not written ({e})");
+        }
     }
     Ok(RunSummary {
         steps: step,
@@ -330,10 +379,13 @@ pub fn run(cfg: &TrainConfig) -> Result<RunSummary> {
         verification: last_report,
         raw_pixels,
         seconds: started.elapsed().as_secs_f64(),
+        rank: dist.rank(),
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn save_checkpoint(
+    dist: &Distributed,
     path: &Path,
     step: u64,
     cfg: &TrainConfig,
@@ -357,7 +409,12 @@ fn save_checkpoint(
     ck.config = serde_json::to_value(cfg).map_err(|e| Error::Invalid(e.to_string()))?;
     // The input size the backbone was built for, so `examples/eval.rs` can rebuild it.
     ck.config["input"] = serde_json::json!(input);
-    ck.save(path).map_err(wrap)
+    // A sharded head is gathered whole (every rank takes part); rank 0 writes the file.
+    dist.gather_checkpoint(&mut ck)?;
+    if dist.is_root() {
+        ck.save(path).map_err(wrap)?;
+    }
+    Ok(())
 }
 
 fn figures(
