@@ -43,18 +43,24 @@
 //! Cross-entropy: ℓ = LSE − t, as the single-process heads compute it (insightface's
 //! DistCrossEntropy clamps p_y at 1e-30, i.e. caps ℓ at 69; the values differ only there).
 //! insightface's `interclass_filtering_threshold` is not implemented (its default is off).
+//!
+//! Files: this one holds the head and its forward; `backward.rs` the rule of the backward steps
+//! above; `chunks.rs` the row and chunk arithmetic both share.
 
 use std::sync::Arc;
 
-use anglegrad_engine::{with_float, BackwardRule, Element, Error, Float, Result, Rng, Tensor};
-use anglegrad_kernels::cpu::gemm::{gemm, GemmShape};
-use anglegrad_kernels::cpu::simd_math::exp_shifted_sum_f32;
+use anglegrad_engine::{with_float, Element, Error, Result, Rng, Tensor};
 use anglegrad_losses::MarginSoftmax;
-use anglegrad_ops::{GradientMode, MarginHead, TensorOps};
+use anglegrad_ops::{MarginHead, TensorOps};
 use rayon::prelude::*;
 
 use super::partial_fc::{check_rate, sample_classes};
 use super::{ClassShard, Collective, CollectiveExt, CommElement, ReduceOp};
+use backward::{Saved, ShardedHeadRule};
+use chunks::{chunk_logits, exp_shifted, for_each_chunk, normalize_rows};
+
+mod backward;
+mod chunks;
 
 const OP: &str = "sharded_margin_softmax";
 
@@ -322,252 +328,7 @@ struct Forward<T> {
     rows: Vec<T>,
 }
 
+/// φ(c), the target logit's margin (c itself without one).
 fn phi(head: &MarginHead, c: f64) -> f64 {
     head.margin.map_or(c, |(f, _)| f.value(c))
-}
-
-fn dphi(head: &MarginHead, c: f64) -> f64 {
-    match head.margin {
-        Some((f, GradientMode::Exact)) => f.derivative(c),
-        _ => 1.0,
-    }
-}
-
-/// Row norms r = sqrt(‖v‖² + ε) (in f64) and the rows v / r.
-fn normalize_rows<T: Float>(v: &[T], d: usize, eps: f64, out: &mut [T], norms: &mut [f64]) {
-    out.par_chunks_mut(d)
-        .zip(v.par_chunks(d))
-        .zip(norms.par_iter_mut())
-        .for_each(|((o, row), n)| {
-            let r = (row.iter().map(|&e| e.to_f64() * e.to_f64()).sum::<f64>() + eps).sqrt();
-            *n = r;
-            let inv = T::from_f64(1.0 / r);
-            for (oe, &e) in o.iter_mut().zip(row) {
-                *oe = e * inv;
-            }
-        });
-}
-
-/// (g − u (u·g)) / r for each row: the backward of v ↦ v / r.
-fn normalize_backward_rows<T: Float>(u: &[T], g: &mut [T], norms: &[f64], d: usize) {
-    g.par_chunks_mut(d)
-        .zip(u.par_chunks(d))
-        .zip(norms.par_iter())
-        .for_each(|((gr, ur), &r)| {
-            let dot: f64 = gr
-                .iter()
-                .zip(ur)
-                .map(|(&a, &b)| a.to_f64() * b.to_f64())
-                .sum();
-            let (dot, inv) = (T::from_f64(dot), T::from_f64(1.0 / r));
-            for (ge, &ue) in gr.iter_mut().zip(ur) {
-                *ge = (*ge - ue * dot) * inv;
-            }
-        });
-}
-
-/// For each chunk of the sampled classes: normalises their weight rows into Ŵ_chunk [nc, D]
-/// and computes the cosines X̂ · Ŵ_chunkᵀ [N, nc]; calls `f(j0, nc, (Ŵ_chunk, norms), cos)`.
-fn for_each_chunk<T: Float>(
-    w: &[T],
-    sample: &[usize],
-    d: usize,
-    head: &MarginHead,
-    x_hat: &[T],
-    n: usize,
-    mut f: impl FnMut(usize, usize, (&[T], &[f64]), &[T]),
-) {
-    let chunk = head.chunk.clamp(1, sample.len().max(1));
-    let (mut rows, mut w_hat, mut w_norm, mut cos) = (
-        vec![T::ZERO; chunk * d],
-        vec![T::ZERO; chunk * d],
-        vec![0.0; chunk],
-        vec![T::ZERO; n * chunk],
-    );
-    for j0 in (0..sample.len()).step_by(chunk) {
-        let nc = chunk.min(sample.len() - j0);
-        for (dst, &c) in rows.chunks_mut(d).zip(&sample[j0..j0 + nc]) {
-            dst.copy_from_slice(&w[c * d..(c + 1) * d]);
-        }
-        normalize_rows(
-            &rows[..nc * d],
-            d,
-            head.eps,
-            &mut w_hat[..nc * d],
-            &mut w_norm[..nc],
-        );
-        gemm(
-            &GemmShape::dense(n, nc, d, false, true),
-            T::ONE,
-            x_hat,
-            &w_hat[..nc * d],
-            T::ZERO,
-            &mut cos[..n * nc],
-        );
-        f(j0, nc, (&w_hat[..nc * d], &w_norm[..nc]), &cos[..n * nc]);
-    }
-}
-
-/// y = exp(x − shift), returning Σ y (AVX2 for f32, as the fused single-process head).
-fn exp_shifted<T: Float>(x: &[T], shift: f64, y: &mut [T]) -> f64 {
-    if let (Some(xs), Some(ys)) = (T::slice_f32(x), T::slice_f32_mut(y)) {
-        return exp_shifted_sum_f32(xs, shift as f32, ys) as f64;
-    }
-    let mut total = 0.0;
-    for (o, &v) in y.iter_mut().zip(x) {
-        let e = (v.to_f64() - shift).exp();
-        *o = T::from_f64(e);
-        total += e;
-    }
-    total
-}
-
-/// One row of a chunk's logits: s·c, the target (when in the chunk) set to s·φ(c_y).
-fn chunk_logits<T: Float>(cos_row: &[T], s: T, target: Option<(usize, f64)>, z: &mut [T]) {
-    for (zo, &c) in z.iter_mut().zip(cos_row) {
-        *zo = s * c;
-    }
-    if let Some((j, logit)) = target {
-        z[j] = T::from_f64(logit);
-    }
-}
-
-struct Saved {
-    /// X̂ [N, D], the normalised global batch.
-    x_hat: Tensor,
-    /// Norms of this rank's rows of X [B].
-    x_norm: Vec<f64>,
-    lse: Vec<f64>,
-    /// Per global sample: its target (if held here) and the global target logit.
-    target: Vec<Option<(Target, f64)>>,
-    sample: Arc<Vec<usize>>,
-}
-
-struct ShardedHeadRule {
-    head: MarginHead,
-    comm: Arc<dyn Collective>,
-    w: Tensor,
-    local_rows: usize,
-    saved: Saved,
-}
-
-impl BackwardRule for ShardedHeadRule {
-    fn name(&self) -> &'static str {
-        OP
-    }
-
-    fn backward(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let (n, d) = (self.saved.x_hat.dims()[0], self.saved.x_hat.dims()[1]);
-        let c = self.w.dims()[0];
-        with_float!(g.dtype(), OP, |T| {
-            let (dx, dw) = self.backward_typed::<T>(g.as_slice::<T>()?, n, d, needs[1])?;
-            Ok(vec![
-                needs[0]
-                    .then(|| Tensor::from_vec(dx, [self.local_rows, d]))
-                    .transpose()?,
-                dw.map(|v| Tensor::from_vec(v, [c, d])).transpose()?,
-            ])
-        })
-    }
-
-    fn saved_tensors(&self) -> Vec<&Tensor> {
-        vec![&self.saved.x_hat]
-    }
-}
-
-impl ShardedHeadRule {
-    #[allow(clippy::type_complexity)]
-    fn backward_typed<T: Element + CommElement>(
-        &self,
-        g: &[T],
-        n: usize,
-        d: usize,
-        need_dw: bool,
-    ) -> Result<(Vec<T>, Option<Vec<T>>)> {
-        let (head, saved) = (&self.head, &self.saved);
-        let x_hat = saved.x_hat.as_slice::<T>()?;
-        let w = self.w.as_slice::<T>()?;
-        // 1. Every sample's seed on every rank.
-        let g_all = self.comm.all_gather_vec(g)?;
-        // The target entry of ∂L/∂c: G_i (p_iy − 1) s φ'(c_iy), with p_iy = e^{t_i − LSE_i}.
-        let target_grad: Vec<Option<(usize, T)>> = saved
-            .target
-            .iter()
-            .enumerate()
-            .map(|(i, t)| {
-                t.map(|(t, logit)| {
-                    let p = (logit - saved.lse[i]).exp();
-                    let slope = head.s * dphi(head, t.cos);
-                    (t.column, T::from_f64(g_all[i].to_f64() * (p - 1.0) * slope))
-                })
-            })
-            .collect();
-        // 2. Chunk by chunk: partial ∂L/∂X̂ and this rank's ∂L/∂W rows.
-        let mut dx_hat = vec![T::ZERO; n * d];
-        let mut dw = need_dw.then(|| vec![T::ZERO; self.w.numel()]);
-        let s = T::from_f64(head.s);
-        let mut grad: Vec<T> = Vec::new();
-        let mut dw_chunk: Vec<T> = Vec::new();
-        for_each_chunk(
-            w,
-            &saved.sample,
-            d,
-            head,
-            x_hat,
-            n,
-            |j0, nc, (w_hat, w_norm), cos| {
-                // ∂L/∂c = s·G_i·p_ij, the target entries replaced.
-                grad.resize(n * nc, T::ZERO);
-                grad.par_chunks_mut(nc)
-                    .zip(cos.par_chunks(nc))
-                    .enumerate()
-                    .for_each_init(
-                        || vec![T::ZERO; nc],
-                        |z, (i, (out, row))| {
-                            chunk_logits(row, s, None, z);
-                            exp_shifted(z, saved.lse[i], out);
-                            let scale = s * g_all[i];
-                            for v in out.iter_mut() {
-                                *v *= scale;
-                            }
-                            if let Some((col, value)) = target_grad[i] {
-                                if (j0..j0 + nc).contains(&col) {
-                                    out[col - j0] = value;
-                                }
-                            }
-                        },
-                    );
-                gemm(
-                    &GemmShape::dense(n, d, nc, false, false),
-                    T::ONE,
-                    &grad,
-                    w_hat,
-                    T::ONE,
-                    &mut dx_hat,
-                );
-                if let Some(dw) = dw.as_mut() {
-                    dw_chunk.resize(nc * d, T::ZERO);
-                    gemm(
-                        &GemmShape::dense(nc, d, n, true, false),
-                        T::ONE,
-                        &grad,
-                        x_hat,
-                        T::ZERO,
-                        &mut dw_chunk,
-                    );
-                    normalize_backward_rows(w_hat, &mut dw_chunk, w_norm, d);
-                    for (k, &class) in saved.sample[j0..j0 + nc].iter().enumerate() {
-                        dw[class * d..(class + 1) * d]
-                            .copy_from_slice(&dw_chunk[k * d..(k + 1) * d]);
-                    }
-                }
-            },
-        );
-        // 3. Sum over the ranks' classes; each rank keeps its own samples' rows.
-        let mut dx = self.comm.reduce_scatter_vec(&dx_hat, ReduceOp::Sum)?;
-        let first = self.comm.rank() * self.local_rows;
-        let x_hat_local = &x_hat[first * d..(first + self.local_rows) * d];
-        normalize_backward_rows(x_hat_local, &mut dx, &saved.x_norm, d);
-        Ok((dx, dw))
-    }
 }
