@@ -42,7 +42,10 @@
 //!
 //! ## Scaling
 //!
-//! See the section filled in with measurements below.
+//! The README's section "Training on several processes" has the measurements (1 against 2 MPI
+//! processes on the synthetic set: the same verification accuracy, no speed-up on a 2-core
+//! machine) and, on paper, the memory and traffic per rank for C = 2M identities at D = 512 on
+//! 8, 64 and 512 ranks, with where the all-gather of embeddings becomes the bottleneck.
 
 pub mod checkpoint;
 pub mod collective;
