@@ -200,16 +200,16 @@ impl Distributed {
     }
 
     /// Once the model, the objective and the optimiser exist: checks that the loss and batch
-    /// can be split, shards the margin head's W (`sample_rate` < 1: partial FC) and gives every
-    /// rank rank 0's initial parameters.
+    /// can be split, shards the margin head's W (`cfg.partial_fc` < 1: partial FC) and gives
+    /// every rank rank 0's initial parameters.
     pub fn prepare(
         &mut self,
         cfg: &TrainConfig,
-        sample_rate: f64,
         model: &mut dyn Params,
         objective: &mut Objective,
     ) -> Result<()> {
         self.seed = cfg.seed;
+        let sample_rate = cfg.partial_fc;
         if self.world_size() == 1 && sample_rate >= 1.0 {
             return Ok(());
         }

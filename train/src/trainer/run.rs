@@ -164,7 +164,7 @@ fn train(cfg: &TrainConfig, dist: &mut Distributed) -> Result<RunSummary> {
     )?;
     let mut objective = Objective::new(cfg, data.classes, cfg.embedding).map_err(engine)?;
     let mut opt = optimizer(cfg)?;
-    dist.prepare(cfg, cfg.partial_fc, &mut model, &mut objective)?;
+    dist.prepare(cfg, &mut model, &mut objective)?;
     if root {
         println!(
             "model {} (width ÷{}): {:.2}M parameters, embedding {}; loss {}",
