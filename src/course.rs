@@ -16,6 +16,7 @@
 //! | [`ch06_gradient_checking`] | central differences in f64, step and tolerances, kinks; `ops::gradcheck` |
 //! | [`ch07_normface`] | from softmax to NormFace: normalised features and weights, the scale s and the loss's lower bound |
 //! | [`ch08_margins`] | SphereFace, CosFace, ArcFace side by side: boundaries, the threshold trick, paper vs reference code |
+//! | [`ch09_metric_losses`] | contrastive and DeepID2, FaceNet triplets and their miners, center loss, range loss, focal and the long tail |
 //!
 //! Each chapter links to the source files it explains (relative links from `docs/`);
 //! `tests/course_links.rs` checks that every link still points at a file.
@@ -43,3 +44,6 @@ pub mod ch07_normface {}
 
 #[doc = include_str!("../docs/08-margins.md")]
 pub mod ch08_margins {}
+
+#[doc = include_str!("../docs/09-metric-losses.md")]
+pub mod ch09_metric_losses {}
