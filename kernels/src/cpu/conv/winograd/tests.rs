@@ -137,7 +137,10 @@ fn kernel_buffers_stay_bounded() {
                 kept <= weights::MAX_POOLED,
                 "{threads} threads: this thread keeps {kept} buffers"
             );
-            assert!(kept >= POINTS, "{threads} threads: the forward's buffers were not kept");
+            assert!(
+                kept >= POINTS,
+                "{threads} threads: the forward's buffers were not kept"
+            );
         });
     }
 }
