@@ -16,6 +16,9 @@
 //! | [`ch06_gradient_checking`] | central differences in f64, step and tolerances, kinks; `ops::gradcheck` |
 //! | [`ch07_normface`] | from softmax to NormFace: normalised features and weights, the scale s and the loss's lower bound |
 //! | [`ch08_margins`] | SphereFace, CosFace, ArcFace side by side: boundaries, the threshold trick, paper vs reference code |
+//! | [`ch09_metric_losses`] | contrastive and DeepID2, FaceNet triplets and their miners, center loss, range loss, focal and the long tail |
+//! | [`ch10_mining_inside_the_loss`] | SV-/MV-Softmax (hard classes re-weighted by t), distribution distillation (soft histograms, KL, order loss) |
+//! | [`ch11_evaluating_a_face_model`] | 10-fold verification accuracy, ROC, AUC, EER, TAR@FAR, the raw-pixel and untrained-network floors |
 //!
 //! Each chapter links to the source files it explains (relative links from `docs/`);
 //! `tests/course_links.rs` checks that every link still points at a file.
@@ -43,3 +46,12 @@ pub mod ch07_normface {}
 
 #[doc = include_str!("../docs/08-margins.md")]
 pub mod ch08_margins {}
+
+#[doc = include_str!("../docs/09-metric-losses.md")]
+pub mod ch09_metric_losses {}
+
+#[doc = include_str!("../docs/10-mining-inside-the-loss.md")]
+pub mod ch10_mining_inside_the_loss {}
+
+#[doc = include_str!("../docs/11-evaluating-a-face-model.md")]
+pub mod ch11_evaluating_a_face_model {}

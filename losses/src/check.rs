@@ -1,7 +1,7 @@
 //! Input validation shared by every loss: a clear [`Error`] naming the loss and the offending
 //! value, before any arithmetic (a NaN must never become a silent NaN loss).
 
-use anglegrad_engine::{Error, Result, Shape, Tensor};
+use anglegrad_engine::{DType, Error, Result, Shape, Tensor};
 
 /// Checks `x` is [B, D] with B > 0 and finite values; returns (B, D).
 pub fn embeddings(loss: &'static str, x: &Tensor) -> Result<(usize, usize)> {
@@ -23,15 +23,27 @@ pub fn embeddings(loss: &'static str, x: &Tensor) -> Result<(usize, usize)> {
 }
 
 /// Errors on the first NaN or infinity of `t`, naming the tensor, the flat index and the value.
+/// Scans the storage in place (a classifier's W can be 10⁸ values: no f64 copy of it).
 pub fn finite(loss: &'static str, name: &str, t: &Tensor) -> Result<()> {
-    match t.to_vec_f64().iter().position(|v| !v.is_finite()) {
+    fn scan<T: Copy + Into<f64>>(values: &[T]) -> Option<(usize, f64)> {
+        values
+            .iter()
+            .map(|&v| v.into())
+            .enumerate()
+            .find(|(_, v): &(usize, f64)| !v.is_finite())
+    }
+    let first_bad = match t.dtype() {
+        DType::F32 => scan(t.as_slice::<f32>()?),
+        DType::F64 => scan(t.as_slice::<f64>()?),
+        _ => scan(&t.to_vec_f64()),
+    };
+    match first_bad {
         None => Ok(()),
-        Some(i) => Err(Error::invalid(
+        Some((i, value)) => Err(Error::invalid(
             loss,
             format!(
-                "{name} {} has a non-finite value {} at flat index {i}",
-                t.shape(),
-                t.to_vec_f64()[i]
+                "{name} {} has a non-finite value {value} at flat index {i}",
+                t.shape()
             ),
         )),
     }

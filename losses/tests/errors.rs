@@ -137,3 +137,28 @@ fn pair_losses_with_no_pair_give_a_finite_zero() {
     let loss = configure("triplet", &[]).unwrap().loss(&inp).unwrap();
     assert_eq!(loss.to_scalar_f64().unwrap(), 0.0);
 }
+
+#[test]
+fn the_finiteness_check_names_the_first_bad_value_in_f32_and_f64() {
+    let w32 = Tensor::from_vec(vec![0.5f32, f32::INFINITY, f32::NAN], [1, 3]).unwrap();
+    let msg = check::finite("arcface", "weight", &w32)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("arcface")
+            && msg.contains("weight [1, 3] has a non-finite value inf at flat index 1"),
+        "{msg}"
+    );
+    let w64 = Tensor::from_vec(vec![0.5f64, 1.0, f64::NEG_INFINITY], [3]).unwrap();
+    let msg = check::finite("cosface", "x", &w64).unwrap_err().to_string();
+    assert!(
+        msg.contains("non-finite value -inf at flat index 2"),
+        "{msg}"
+    );
+    assert!(check::finite(
+        "cosface",
+        "x",
+        &Tensor::from_vec(vec![1.0f32; 9], [9]).unwrap()
+    )
+    .is_ok());
+}

@@ -2,7 +2,7 @@
 
 use anglegrad_engine::{DType, Tape, Tensor};
 use anglegrad_losses::center::{center_loss, update_centers, CenterMode};
-use anglegrad_losses::ddl::histogram_kl;
+use anglegrad_losses::ddl::{histogram_kl, Ddl};
 use anglegrad_losses::deepid2::DeepId2;
 use anglegrad_losses::focal::Focal;
 use anglegrad_losses::large_margin::LargeMargin;
@@ -289,10 +289,22 @@ fn section_12_ddl() {
         1e-5,
     );
     // Order loss with negative means 0.2 (teacher), 0.3 (student) and positive means 0.6, 0.5:
-    // (0.2 − 0.6) + (0.2 − 0.5) + (0.3 − 0.6) + (0.3 − 0.5) = −1.2.
-    let order: f64 = [0.2, 0.3]
-        .iter()
-        .flat_map(|n| [0.6, 0.5].map(|p| n - p))
-        .sum();
-    close(order, -1.2, 1e-12);
+    // (0.2 − 0.6) + (0.2 − 0.5) + (0.3 − 0.6) + (0.3 − 0.5) = −1.2. Three unit rows, labels
+    // (0, 0, 1), built to have those means: the teacher's S⁺ = {0.6}, S⁻ = {0, 0.6, 0}; the
+    // student's S⁺ = {0.5}, S⁻ = {0.6, 0.3, 0}.
+    let c = (1.0f64 - 0.75 * 0.75).sqrt();
+    let teacher = t(&[1.0, 0.0, 0.0, 0.6, 0.8, 0.0, 0.0, 0.75, c], &[3, 3]);
+    let s = 0.75f64.sqrt();
+    let student = t(&[1.0, 0.0, 0.0, 0.5, s, 0.0, 0.6, 0.0, 0.8], &[3, 3]);
+    let only_order = Ddl {
+        w_pos: 0.0,
+        w_neg: 0.0,
+        w_ord: 1.0,
+        ..Ddl::default()
+    };
+    close(
+        value(only_order.loss(&student, &teacher, &[0, 0, 1])),
+        -1.2,
+        1e-9,
+    );
 }

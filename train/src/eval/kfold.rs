@@ -132,15 +132,17 @@ pub fn kfold_accuracy(scores: &[f64], same: &[bool], folds: usize) -> Result<Fol
         let total_imp = train.iter().filter(|p| !p.1).count();
         // Correct = accepted genuine + rejected impostors; walking t downwards, a strict `>`
         // keeps the first (largest) of tied best thresholds.
-        let mut best = (f64::INFINITY, 0usize);
+        let mut best: Option<(f64, usize)> = None;
         for (t, gen, imp) in candidates(&mut train) {
             let correct = gen + total_imp - imp;
-            if best.0 == f64::INFINITY || correct > best.1 {
-                best = (t, correct);
+            if best.is_none_or(|(_, most)| correct > most) {
+                best = Some((t, correct));
             }
         }
-        thresholds.push(best.0);
-        fold_accuracy.push(accuracy(scores, same, test, best.0));
+        // There is always a candidate (check_folds leaves every fold's complement non-empty).
+        let t = best.map_or(f64::NEG_INFINITY, |(t, _)| t);
+        thresholds.push(t);
+        fold_accuracy.push(accuracy(scores, same, test, t));
     }
     let (mean, std) = mean_std(&fold_accuracy);
     let mean_threshold = thresholds.iter().sum::<f64>() / folds as f64;

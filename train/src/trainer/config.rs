@@ -43,7 +43,8 @@ pub struct TrainConfig {
     pub warmup_epochs: f64,
     /// Clip the global gradient norm (insightface: 5); 0 = off.
     pub clip_norm: f64,
-    /// λ of the centre loss (L = softmax + λ·L_C) and α of the centre update.
+    /// λ of the centre loss (L = mean softmax + λ·L_C/B, both batch means as caffe-face) and α
+    /// of the centre update.
     pub center_lambda: f64,
     pub center_alpha: f64,
     /// Classes per chunk of the fused margin head (ArcFace, CosFace, NormFace, combined).

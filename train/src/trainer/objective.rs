@@ -9,7 +9,7 @@
 //! | normface, cosface, arcface, combined | W [C, D] | shuffled | the fused, class-chunked margin head |
 //! | sv_softmax, mv_am, mv_arc, c_contrastive, c_triplet | W [C, D] | shuffled | the composite head |
 //! | contrastive, triplet, range | — | P×K | the pair loss on the batch |
-//! | center | W, b | shuffled | softmax + λ·L_C, then the centres move by Δc (paper) |
+//! | center | W, b | shuffled | softmax + λ·L_C/B (batch means, as caffe-face), then the centres move by Δc (paper) |
 //! | ddl | W [C, D] | P×K | ArcFace on both views + DDL between clean (teacher) and low-resolution (student) embeddings |
 
 use anglegrad_engine::{DType, Result, Rng, Tape, Tensor};
@@ -165,8 +165,12 @@ impl Objective {
                     .state
                     .get("loss.centers")
                     .expect("created with the objective");
+                // L_C is the paper's batch sum; the softmax term is a batch mean, so λ scales
+                // the batch mean of L_C (Σ‖x − c‖²/(2B), as ydwen/caffe-face's layer): λ then
+                // means the same whatever the batch size.
                 let lc = center_loss(emb, centers, labels, CenterMode::Paper)?;
-                self.loss.loss(&inputs)?.add(&lc.scale(self.center_lambda)?)
+                let per_sample = self.center_lambda / labels.len().max(1) as f64;
+                self.loss.loss(&inputs)?.add(&lc.scale(per_sample)?)
             }
             _ => {
                 if let (Some(head), Some(w)) = (&self.fused, &w) {

@@ -334,8 +334,9 @@ pub(super) fn backward_weight(p: &Conv2dParams, x: &[f32], dy: &[f32], dw: &mut 
     };
     let (blocks, threads) = (geo.blocks(), rayon::current_num_threads());
     // One accumulator per task when they are small; otherwise blocks in order, GEMMs threaded.
-    let du = if threads > 1 && blocks >= threads && du_len * 4 <= BLOCK_BYTES {
-        (0..blocks)
+    // (dU, whether its allocation came from this thread's pool and goes back to it).
+    let (du, pooled) = if threads > 1 && blocks >= threads && du_len * 4 <= BLOCK_BYTES {
+        let du = (0..blocks)
             .into_par_iter()
             .fold(
                 || vec![0.0f32; du_len],
@@ -348,7 +349,8 @@ pub(super) fn backward_weight(p: &Conv2dParams, x: &[f32], dy: &[f32], dw: &mut 
                 a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
                 a
             })
-            .unwrap_or_else(|| vec![0.0; du_len])
+            .unwrap_or_else(|| vec![0.0; du_len]);
+        (du, false)
     } else {
         let mut du = take_buffer();
         du.clear();
@@ -356,7 +358,7 @@ pub(super) fn backward_weight(p: &Conv2dParams, x: &[f32], dy: &[f32], dw: &mut 
         f32::with_work_vec(|work| {
             (0..blocks).for_each(|blk| accumulate(blk, &mut du, work, Threads::Pool))
         });
-        du
+        (du, true)
     };
     // dw[co, ci] = Gᵀ dU[co, ci] G.
     let (r, gm) = (geo.r, g_matrix(geo.r));
@@ -366,5 +368,7 @@ pub(super) fn backward_weight(p: &Conv2dParams, x: &[f32], dy: &[f32], dw: &mut 
             // SAFETY: no requirement beyond the slices' own bounds.
             unsafe { dispatch::kernel_grad(&du, (cin, cin8, cout), r, gm, co, dw_co) }
         });
-    give_buffer(du);
+    if pooled {
+        give_buffer(du);
+    }
 }

@@ -110,3 +110,37 @@ fn tile_transforms_match_the_matrices() {
         }
     }
 }
+
+/// The kernel buffers a thread keeps stay bounded however often the passes run, on both of
+/// backward-weight's strategies (per-task accumulators with two threads, one shared dU with
+/// one). A dU allocated by the parallel strategy was once handed to the pool that had not
+/// lent it, and the pool grew by one buffer per call (gigabytes over a training run).
+#[test]
+fn kernel_buffers_stay_bounded() {
+    let p = Conv2dParams::square(4, 16, 12, 16, 3, 1, 1);
+    let x: Vec<f32> = (0..p.x_len()).map(|i| (i % 13) as f32 * 0.1).collect();
+    let w: Vec<f32> = (0..p.w_len()).map(|i| (i % 7) as f32 * 0.05).collect();
+    let dy: Vec<f32> = (0..p.y_len()).map(|i| (i % 5) as f32 * 0.2).collect();
+    let (mut y, mut dw) = (vec![0.0; p.y_len()], vec![0.0; p.w_len()]);
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            for _ in 0..50 {
+                forward(&p, &x, &w, None, &mut y);
+                backward_weight(&p, &x, &dy, &mut dw);
+            }
+            let kept = weights::pooled_buffers();
+            assert!(
+                kept <= weights::MAX_POOLED,
+                "{threads} threads: this thread keeps {kept} buffers"
+            );
+            assert!(
+                kept >= POINTS,
+                "{threads} threads: the forward's buffers were not kept"
+            );
+        });
+    }
+}

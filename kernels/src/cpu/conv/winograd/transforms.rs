@@ -33,7 +33,14 @@ impl V8 {
 
     #[inline(always)]
     fn zip(self, o: V8, f: impl Fn(f32, f32) -> f32) -> V8 {
-        V8(std::array::from_fn(|l| f(self.0[l], o.0[l])))
+        // An index loop, not `array::from_fn`: that one is not always inlined into the
+        // transforms and leaves a memset and a call per operation.
+        let mut v = [0.0; 8];
+        #[allow(clippy::needless_range_loop)]
+        for l in 0..8 {
+            v[l] = f(self.0[l], o.0[l]);
+        }
+        V8(v)
     }
 }
 

@@ -19,8 +19,25 @@ pub(super) fn take_buffer() -> Vec<f32> {
     BUFFERS.with(|b| b.borrow_mut().pop()).unwrap_or_default()
 }
 
+/// Most buffers a thread keeps: the 36 transformed kernels of a forward pass and dU.
+pub(super) const MAX_POOLED: usize = POINTS + 1;
+
+/// Keeps `v` for the next [`take_buffer`] on this thread. A thread never keeps more than
+/// [`MAX_POOLED`]: a caller that gives back more than it took cannot grow the pool (and the
+/// process) without bound.
 pub(super) fn give_buffer(v: Vec<f32>) {
-    BUFFERS.with(|b| b.borrow_mut().push(v));
+    BUFFERS.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.len() < MAX_POOLED {
+            b.push(v);
+        }
+    });
+}
+
+/// Buffers this thread keeps (for the tests).
+#[cfg(test)]
+pub(super) fn pooled_buffers() -> usize {
+    BUFFERS.with(|b| b.borrow().len())
 }
 
 /// U_ξ = op(B) [Cin, Cout] for each point ξ, packed for the GEMM:
