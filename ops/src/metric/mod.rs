@@ -10,6 +10,7 @@
 //! | [`segment`] | `segment_sum`, `segment_mean` (per-class sums and means) |
 //! | [`histogram`] | `soft_histogram` (Gaussian-kernel histogram of DDL) |
 
+pub mod cosine_rows;
 pub mod distance;
 pub mod histogram;
 pub mod margin;

@@ -1,52 +1,15 @@
-//! The row and chunk arithmetic the sharded head's forward and backward share: normalising
-//! rows (and its backward), the cosines of the batch against one chunk of classes, a chunk's
-//! logits and their shifted exponentials. Shapes as in the parent module: N gathered samples,
-//! D embedding size, nc classes in a chunk.
+//! The chunk loop the sharded head's forward and backward share: the cosines of the gathered
+//! batch against one chunk of this rank's (sampled) classes. The row arithmetic itself
+//! (normalising, its backward, logits, shifted exponentials) is the single-process head's,
+//! `anglegrad_ops::metric::cosine_rows`, re-exported here. Shapes as in the parent module: N
+//! gathered samples, D embedding size, nc classes in a chunk.
 
 use anglegrad_engine::Float;
 use anglegrad_kernels::cpu::gemm::{gemm, GemmShape};
-use anglegrad_kernels::cpu::simd_math::exp_shifted_sum_f32;
+pub(super) use anglegrad_ops::metric::cosine_rows::{
+    chunk_logits, exp_shifted, normalize_backward_rows, normalize_rows,
+};
 use anglegrad_ops::MarginHead;
-use rayon::prelude::*;
-
-/// Row norms r = sqrt(‖v‖² + ε) (in f64) and the rows v / r.
-pub(super) fn normalize_rows<T: Float>(
-    v: &[T],
-    d: usize,
-    eps: f64,
-    out: &mut [T],
-    norms: &mut [f64],
-) {
-    out.par_chunks_mut(d)
-        .zip(v.par_chunks(d))
-        .zip(norms.par_iter_mut())
-        .for_each(|((o, row), n)| {
-            let r = (row.iter().map(|&e| e.to_f64() * e.to_f64()).sum::<f64>() + eps).sqrt();
-            *n = r;
-            let inv = T::from_f64(1.0 / r);
-            for (oe, &e) in o.iter_mut().zip(row) {
-                *oe = e * inv;
-            }
-        });
-}
-
-/// (g − u (u·g)) / r for each row: the backward of v ↦ v / r.
-pub(super) fn normalize_backward_rows<T: Float>(u: &[T], g: &mut [T], norms: &[f64], d: usize) {
-    g.par_chunks_mut(d)
-        .zip(u.par_chunks(d))
-        .zip(norms.par_iter())
-        .for_each(|((gr, ur), &r)| {
-            let dot: f64 = gr
-                .iter()
-                .zip(ur)
-                .map(|(&a, &b)| a.to_f64() * b.to_f64())
-                .sum();
-            let (dot, inv) = (T::from_f64(dot), T::from_f64(1.0 / r));
-            for (ge, &ue) in gr.iter_mut().zip(ur) {
-                *ge = (*ge - ue * dot) * inv;
-            }
-        });
-}
 
 /// For each chunk of the sampled classes: normalises their weight rows into Ŵ_chunk [nc, D]
 /// and computes the cosines X̂ · Ŵ_chunkᵀ [N, nc]; calls `f(j0, nc, (Ŵ_chunk, norms), cos)`.
@@ -87,34 +50,5 @@ pub(super) fn for_each_chunk<T: Float>(
             &mut cos[..n * nc],
         );
         f(j0, nc, (&w_hat[..nc * d], &w_norm[..nc]), &cos[..n * nc]);
-    }
-}
-
-/// y = exp(x − shift), returning Σ y (AVX2 for f32, as the fused single-process head).
-pub(super) fn exp_shifted<T: Float>(x: &[T], shift: f64, y: &mut [T]) -> f64 {
-    if let (Some(xs), Some(ys)) = (T::slice_f32(x), T::slice_f32_mut(y)) {
-        return exp_shifted_sum_f32(xs, shift as f32, ys) as f64;
-    }
-    let mut total = 0.0;
-    for (o, &v) in y.iter_mut().zip(x) {
-        let e = (v.to_f64() - shift).exp();
-        *o = T::from_f64(e);
-        total += e;
-    }
-    total
-}
-
-/// One row of a chunk's logits: s·c, the target (when in the chunk) set to s·φ(c_y).
-pub(super) fn chunk_logits<T: Float>(
-    cos_row: &[T],
-    s: T,
-    target: Option<(usize, f64)>,
-    z: &mut [T],
-) {
-    for (zo, &c) in z.iter_mut().zip(cos_row) {
-        *zo = s * c;
-    }
-    if let Some((j, logit)) = target {
-        z[j] = T::from_f64(logit);
     }
 }
