@@ -16,6 +16,50 @@ fn rows_cfg(dev: &CudaDevice, rows: usize, cols: usize) -> cudarc::driver::Launc
     cfg1(row_blocks(dev, rows), row_threads(cols))
 }
 
+/// y = f(x) row by row with kernel `kernel` (softmax or log-softmax): the shared launch of the
+/// two forward passes.
+fn rows_forward<T: CudaFloat>(
+    op: &'static str,
+    kernel: &str,
+    dev: &CudaDevice,
+    (x, y): (&DeviceBuffer<T>, &mut DeviceBuffer<T>),
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
+    check_len(op, "x", x, rows * cols)?;
+    check_len(op, "y", y, rows * cols)?;
+    launch!(
+        dev,
+        SOFTMAX,
+        entry::<T>(kernel),
+        rows_cfg(dev, rows, cols),
+        [x.ptr(), y.ptr(), rows as u64, cols as u64]
+    )
+}
+
+/// dx from the forward output y and the upstream gradient g with kernel `kernel`: the shared
+/// launch of the two backward passes.
+fn rows_backward<T: CudaFloat>(
+    op: &'static str,
+    kernel: &str,
+    dev: &CudaDevice,
+    (y, g, dx): (&DeviceBuffer<T>, &DeviceBuffer<T>, &mut DeviceBuffer<T>),
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
+    for (what, b) in [("y", y), ("g", g)] {
+        check_len(op, what, b, rows * cols)?;
+    }
+    check_len(op, "dx", dx, rows * cols)?;
+    launch!(
+        dev,
+        SOFTMAX,
+        entry::<T>(kernel),
+        rows_cfg(dev, rows, cols),
+        [y.ptr(), g.ptr(), dx.ptr(), rows as u64, cols as u64]
+    )
+}
+
 /// y = softmax(x) per row ([`crate::cpu::softmax::softmax_rows`]).
 pub fn softmax_rows<T: CudaFloat>(
     dev: &CudaDevice,
@@ -24,15 +68,7 @@ pub fn softmax_rows<T: CudaFloat>(
     cols: usize,
     y: &mut DeviceBuffer<T>,
 ) -> Result<()> {
-    check_len("softmax_rows", "x", x, rows * cols)?;
-    check_len("softmax_rows", "y", y, rows * cols)?;
-    launch!(
-        dev,
-        SOFTMAX,
-        entry::<T>("softmax_fwd"),
-        rows_cfg(dev, rows, cols),
-        [x.ptr(), y.ptr(), rows as u64, cols as u64]
-    )
+    rows_forward("softmax_rows", "softmax_fwd", dev, (x, y), rows, cols)
 }
 
 /// y = log_softmax(x) per row ([`crate::cpu::softmax::log_softmax_rows`]).
@@ -43,14 +79,13 @@ pub fn log_softmax_rows<T: CudaFloat>(
     cols: usize,
     y: &mut DeviceBuffer<T>,
 ) -> Result<()> {
-    check_len("log_softmax_rows", "x", x, rows * cols)?;
-    check_len("log_softmax_rows", "y", y, rows * cols)?;
-    launch!(
+    rows_forward(
+        "log_softmax_rows",
+        "log_softmax_fwd",
         dev,
-        SOFTMAX,
-        entry::<T>("log_softmax_fwd"),
-        rows_cfg(dev, rows, cols),
-        [x.ptr(), y.ptr(), rows as u64, cols as u64]
+        (x, y),
+        rows,
+        cols,
     )
 }
 
@@ -63,16 +98,13 @@ pub fn softmax_rows_backward<T: CudaFloat>(
     cols: usize,
     dx: &mut DeviceBuffer<T>,
 ) -> Result<()> {
-    for (what, b) in [("y", y), ("g", g)] {
-        check_len("softmax_rows_backward", what, b, rows * cols)?;
-    }
-    check_len("softmax_rows_backward", "dx", dx, rows * cols)?;
-    launch!(
+    rows_backward(
+        "softmax_rows_backward",
+        "softmax_bwd",
         dev,
-        SOFTMAX,
-        entry::<T>("softmax_bwd"),
-        rows_cfg(dev, rows, cols),
-        [y.ptr(), g.ptr(), dx.ptr(), rows as u64, cols as u64]
+        (y, g, dx),
+        rows,
+        cols,
     )
 }
 
@@ -85,16 +117,13 @@ pub fn log_softmax_rows_backward<T: CudaFloat>(
     cols: usize,
     dx: &mut DeviceBuffer<T>,
 ) -> Result<()> {
-    for (what, b) in [("y", y), ("g", g)] {
-        check_len("log_softmax_rows_backward", what, b, rows * cols)?;
-    }
-    check_len("log_softmax_rows_backward", "dx", dx, rows * cols)?;
-    launch!(
+    rows_backward(
+        "log_softmax_rows_backward",
+        "log_softmax_bwd",
         dev,
-        SOFTMAX,
-        entry::<T>("log_softmax_bwd"),
-        rows_cfg(dev, rows, cols),
-        [y.ptr(), g.ptr(), dx.ptr(), rows as u64, cols as u64]
+        (y, g, dx),
+        rows,
+        cols,
     )
 }
 
